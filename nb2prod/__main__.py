@@ -1,0 +1,5 @@
+"""Entry point for `python -m nb2prod`."""
+
+from nb2prod.cli import main
+
+main()

@@ -1,0 +1,104 @@
+"""Build one notebook into a package: the pipeline from file to files, errors as values."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from nb2prod.config import Config
+from nb2prod.errors import Diagnostic, NotebookError
+
+
+class Status(Enum):
+    """How a notebook's build ended."""
+
+    WRITTEN = "written"
+    UNCHANGED = "unchanged"
+    UP_TO_DATE = "up to date"
+    STALE = "stale"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """The outcome of building one notebook, with every message in the user's coordinates."""
+
+    notebook: Path
+    status: Status
+    dest: Path | None = None
+    messages: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.status in {Status.WRITTEN, Status.UNCHANGED, Status.UP_TO_DATE}
+
+
+def build_notebook(path: Path, config: Config) -> BuildResult:
+    """Build `path` as `config` says; never raises for a problem with the input or output."""
+    warnings: list[Diagnostic] = []
+    try:
+        files, dest = generate(path, config, warnings)
+        return _deliver(path, files, dest, config, _render(path, warnings))
+    except NotebookError as exc:
+        lines = _render(path, [*warnings, exc.diagnostic])
+        return BuildResult(path, Status.FAILED, messages=lines)
+
+
+def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[dict[str, str], Path]:
+    """The package's files with their headers, and the folder they belong in."""
+    from nb2prod.cells import select
+    from nb2prod.emit import Target, emit_package
+    from nb2prod.formatting import format_files
+    from nb2prod.lift import lift
+    from nb2prod.naming import package_name
+    from nb2prod.reader import read_notebook
+    from nb2prod.writer import with_header
+
+    notebook = read_notebook(path)
+    selection = select(notebook)
+    plan = lift(selection)
+    warnings.extend(plan.warnings)
+    package = config.name or package_name(path.stem)
+    dest = config.out / package
+    source = _relative(path, config.root)
+    target = Target(
+        package=package,
+        source=source,
+        notebook_dir_from_tests=_relative(path.parent, dest / "tests"),
+        api=config.api,
+    )
+    files = format_files(emit_package(plan, target))
+    return {rel: with_header(text, source) for rel, text in files.items()}, dest
+
+
+def _deliver(
+    path: Path, files: dict[str, str], dest: Path, config: Config, notes: tuple[str, ...]
+) -> BuildResult:
+    from nb2prod.writer import compare, refusal_message, write_package
+
+    if dest.exists() and not dest.is_dir():
+        raise NotebookError(f"{dest.as_posix()} is a file; --out must name a folder")
+    changes = compare(files, dest, force=config.force)
+    if config.check:
+        if changes.empty and not changes.refused:
+            return BuildResult(path, Status.UP_TO_DATE, dest, notes)
+        stale = [f"{(dest / rel).as_posix()}: missing" for rel in changes.create]
+        stale += [f"{(dest / rel).as_posix()}: stale" for rel in changes.update]
+        stale += [f"{(dest / rel).as_posix()}: no longer generated" for rel in changes.remove]
+        if changes.refused:
+            stale.append(refusal_message(dest, changes.refused))
+        return BuildResult(path, Status.STALE, dest, (*notes, *stale))
+    write_package(files, dest, changes)
+    status = Status.UNCHANGED if changes.empty else Status.WRITTEN
+    return BuildResult(path, status, dest, notes)
+
+
+def _render(path: Path, diagnostics: list[Diagnostic]) -> tuple[str, ...]:
+    return tuple(d.render(path.as_posix()) for d in diagnostics)
+
+
+def _relative(path: Path, start: Path) -> str:
+    """`path` relative to `start`, posix style, so that output names no absolute path."""
+    return Path(os.path.relpath(path.resolve(), start.resolve())).as_posix()

@@ -1,0 +1,212 @@
+"""Pick the parameters, deploy and test cells from a notebook, with their marks and headings.
+
+Marks come as Jupyter tags (`deploy`, `parameters`, `test`, `step:NAME`) or as `#| ...` lines at
+the top of a cell; comment marks are blanked so the cell keeps its line numbers. Each selected
+cell is cleaned of IPython syntax and parsed, and errors carry the cell and line.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import libcst as cst
+
+from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.magics import clean_cell
+from nb2prod.reader import Cell, Notebook
+
+
+class Role(Enum):
+    """What a code cell is for in the pipeline."""
+
+    DEPLOY = "deploy"
+    PARAMETERS = "parameters"
+    TEST = "test"
+    UNMARKED = "unmarked"
+
+
+@dataclass(frozen=True)
+class Heading:
+    """The markdown heading a cell sits under."""
+
+    cell: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CodeCell:
+    """A code cell ready for analysis: cleaned, parsed, with its marks."""
+
+    index: int
+    role: Role
+    tree: cst.Module
+    step: str | None = None
+    heading: Heading | None = None
+    result_text: str | None = None
+    suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The notebook's code cells by role, in notebook order, and the warnings found."""
+
+    cells: tuple[CodeCell, ...]
+    warnings: tuple[Diagnostic, ...] = ()
+
+    def with_role(self, *roles: Role) -> tuple[CodeCell, ...]:
+        return tuple(cell for cell in self.cells if cell.role in roles)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """The marks of one cell, and its source with comment marks blanked."""
+
+    roles: frozenset[Role]
+    step: str | None
+    source: str
+
+
+_MARK_LINE = re.compile(r"#\|\s*(?P<mark>[A-Za-z_-]+)\s*(?::\s*(?P<value>.*?))?\s*$")
+_ATX = re.compile(r"^ {0,3}#{1,6}\s+(?P<text>.*?)(?:\s+#+)?\s*$")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
+_FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+def read_marks(cell: Cell) -> Marks:
+    """The roles and step name a cell's tags and leading `#|` lines give it."""
+    roles: set[Role] = set()
+    step: str | None = None
+    for tag in cell.tags:
+        name, _, value = tag.partition(":")
+        role, named = _mark(name.strip().lower(), value.strip() if value else None)
+        if role is not None:
+            roles.add(role)
+        step = named or step
+    lines = cell.source.split("\n")
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        match = _MARK_LINE.fullmatch(stripped)
+        if match is None:
+            break
+        role, named = _mark(match["mark"].lower(), match["value"])
+        if role is None and named is None:
+            continue  # another tool's directive (nbdev, Quarto): leave it as a comment
+        roles.add(role or Role.DEPLOY)
+        step = named or step
+        lines[number] = ""
+    return Marks(frozenset(roles), step, "\n".join(lines))
+
+
+def _mark(name: str, value: str | None) -> tuple[Role | None, str | None]:
+    if name == "step" and value:
+        return Role.DEPLOY, value  # a named step is deploy code
+    roles = {"deploy": Role.DEPLOY, "parameters": Role.PARAMETERS, "test": Role.TEST}
+    return roles.get(name), None
+
+
+def select(notebook: Notebook) -> Selection:
+    """Every code cell with its role, cleaned of IPython syntax and parsed.
+
+    Raises NotebookError for a marked cell that cannot be lifted.
+    """
+    cells: list[CodeCell] = []
+    notes: list[Diagnostic] = []
+    heading: Heading | None = None
+    for cell in notebook.cells:
+        if cell.kind == "markdown":
+            text = last_heading(cell.source)
+            heading = Heading(cell.index, text) if text is not None else heading
+        elif cell.kind == "code":
+            parsed = _code_cell(cell, heading, notes)
+            if parsed is not None:
+                cells.append(parsed)
+    return Selection(tuple(cells), tuple(notes))
+
+
+def _code_cell(cell: Cell, heading: Heading | None, notes: list[Diagnostic]) -> CodeCell | None:
+    marks = read_marks(cell)
+    role = _role(cell.index, marks.roles)
+    strict = role is not Role.UNMARKED
+    try:
+        cleaned = clean_cell(marks.source, strict=strict)
+    except NotebookError as exc:
+        raise exc.in_cell(cell.index) from None
+    notes.extend(note.in_cell(cell.index) for note in cleaned.warnings)
+    try:
+        tree = parse_cell(cleaned.code)
+    except NotebookError as exc:
+        if not strict:
+            return None  # exploration code that does not parse cannot hide state we lift
+        raise exc.in_cell(cell.index) from None
+    return CodeCell(
+        index=cell.index,
+        role=role,
+        tree=tree,
+        step=marks.step,
+        heading=heading,
+        result_text=cell.result_text,
+        suppressed=_ends_with_semicolon(tree),
+    )
+
+
+def _role(index: int, roles: frozenset[Role]) -> Role:
+    if Role.PARAMETERS in roles:
+        return Role.PARAMETERS
+    if {Role.TEST, Role.DEPLOY} <= roles:
+        raise NotebookError(
+            "is marked both deploy and test; a test cell checks the pipeline but is not part "
+            "of it, so keep one mark",
+            cell=index,
+        )
+    if Role.TEST in roles:
+        return Role.TEST
+    return Role.DEPLOY if Role.DEPLOY in roles else Role.UNMARKED
+
+
+def parse_cell(code: str) -> cst.Module:
+    """Parse a cell's cleaned code; a syntax error names the line and what Python said."""
+    try:
+        compile(code, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    except SyntaxError as exc:
+        raise NotebookError(
+            f"syntax error: {exc.msg}; fix the cell so that it runs in Jupyter", line=exc.lineno
+        ) from None
+    except ValueError as exc:  # source with NUL bytes
+        raise NotebookError(f"cannot be compiled: {exc}") from None
+    try:
+        return cst.parse_module(code)
+    except cst.ParserSyntaxError as exc:
+        raise NotebookError(
+            f"syntax nb2prod cannot parse yet: {exc.message}", line=exc.raw_line
+        ) from None
+
+
+def _ends_with_semicolon(tree: cst.Module) -> bool:
+    """A trailing `;` hides the cell's result in Jupyter."""
+    if not tree.body or not isinstance(tree.body[-1], cst.SimpleStatementLine):
+        return False
+    last = tree.body[-1].body[-1]
+    return isinstance(last.semicolon, cst.Semicolon)
+
+
+def last_heading(markdown: str) -> str | None:
+    """The text of the last ATX or setext heading in a markdown cell, outside code fences."""
+    found: str | None = None
+    fenced = False
+    previous = ""
+    for line in markdown.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        elif not fenced:
+            atx = _ATX.match(line)
+            if atx and atx["text"].strip():
+                found = atx["text"].strip()
+            elif _SETEXT.match(line) and previous.strip():
+                found = previous.strip()
+        previous = "" if fenced else line
+    return found

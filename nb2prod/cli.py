@@ -1,0 +1,80 @@
+"""The command line: options to Config, paths to results, results to exit codes.
+
+The only module that imports typer; the build itself is imported when a command runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nb2prod.config import Config
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Turn the deploy cells of a Jupyter notebook into an installable, tested package.",
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Turn the deploy cells of a Jupyter notebook into an installable, tested package."""
+
+
+@app.command()
+def build(
+    notebooks: Annotated[
+        list[Path], typer.Argument(help="Notebooks to build.", show_default=False)
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder that receives the packages.")
+    ] = Path("build"),
+    name: Annotated[str | None, typer.Option(help="Package name (one notebook only).")] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 if the output is missing or stale."),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Overwrite files edited by hand or not written by nb2prod."),
+    ] = False,
+    api: Annotated[bool, typer.Option("--api", help="Also generate a FastAPI app.")] = False,
+) -> None:
+    """Lift each notebook's deploy cells into a package under --out."""
+    from nb2prod.build import Status, build_notebook
+    from nb2prod.naming import is_identifier
+
+    if name is not None and len(notebooks) > 1:
+        raise typer.BadParameter("--name needs exactly one notebook", param_hint="--name")
+    if name is not None and not is_identifier(name):
+        raise typer.BadParameter(f"{name!r} is not a Python identifier", param_hint="--name")
+    config = Config(out=out, name=name, check=check, force=force, api=api)
+    failed = 0
+    for notebook in notebooks:
+        result = build_notebook(notebook, config)
+        for line in result.messages:
+            typer.echo(line, err=True)
+        if result.status is Status.FAILED:
+            failed += 1
+        elif result.status is Status.STALE:
+            failed += 1
+            typer.echo(
+                f"{notebook.as_posix()}: output is stale; run `nb2prod build` and commit it",
+                err=True,
+            )
+        elif result.dest is not None:
+            typer.echo(f"{notebook.as_posix()}: {result.status.value} -> {result.dest.as_posix()}")
+    raise typer.Exit(1 if failed else 0)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="nb2prod")
+
+
+if __name__ == "__main__":
+    main()

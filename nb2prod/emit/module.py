@@ -1,0 +1,169 @@
+"""The pipeline module: hoisted imports, definitions, one function per step, and run()."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import libcst as cst
+
+from nb2prod.emit import Target
+from nb2prod.emit.text import code, docstring, join_sections, one_line
+from nb2prod.lift import Parameter, Plan, Step, with_cell_marker
+
+DISPLAY_FALLBACK = '''
+def display(*objs, **kwargs):
+    """Show objects as Jupyter's display() does outside a notebook: print them."""
+    print(*objs)
+'''
+
+
+def render(plan: Plan, target: Target) -> str:
+    """The source of `<package>/pipeline.py`, before formatting."""
+    module_doc = docstring(f"Pipeline lifted from {target.source} by nb2prod.")
+    imports = [*plan.imports]
+    if plan.is_async and not any(code(i).strip() == "import asyncio" for i in imports):
+        imports.append(cst.parse_statement("import asyncio"))  # type: ignore[arg-type]
+    return join_sections(
+        module_doc,
+        "".join(code(statement) for statement in imports),
+        DISPLAY_FALLBACK if plan.needs_display else "",
+        _definitions(plan),
+        *(_step(step) for step in plan.steps),
+        run_function(plan, target),
+    )
+
+
+def _definitions(plan: Plan) -> str:
+    parts = []
+    previous = None
+    for cell, node in plan.definitions:
+        marked = with_cell_marker(node, cell) if cell != previous else node
+        parts.append(code(marked))
+        previous = cell
+    return "\n\n".join(part.strip("\n") for part in parts)
+
+
+def _step(step: Step) -> str:
+    doc = cst.SimpleStatementLine([cst.Expr(cst.SimpleString(docstring(step_docstring(step))))])
+    body: list[cst.BaseStatement] = [doc, *step.body]
+    value = _return_value(step)
+    if value is not None:
+        body.append(cst.SimpleStatementLine([cst.Return(value)]))
+    function = cst.FunctionDef(
+        name=cst.Name(step.name),
+        params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in step.params]),
+        body=cst.IndentedBlock(body=body),
+        asynchronous=cst.Asynchronous() if step.is_async else None,
+    )
+    return code(function)
+
+
+def step_docstring(step: Step) -> str:
+    cells = ", ".join(str(c) for c in step.cells)
+    plural = "s" if len(step.cells) > 1 else ""
+    title = one_line(step.heading) if step.heading else f"Step {step.name}"
+    return f"{title} (notebook cell{plural} {cells})."
+
+
+def result_alias(step: Step) -> str | None:
+    """The returned name that is also the result (`summary` ending the cell), if any."""
+    if isinstance(step.result, cst.Name) and step.result.value in step.returns:
+        return step.result.value
+    return None
+
+
+def _return_value(step: Step) -> cst.BaseExpression | None:
+    values: list[cst.BaseExpression] = [cst.Name(name) for name in step.returns]
+    if step.result is not None and result_alias(step) is None:
+        values.append(_parenthesised(step.result))
+    if not values:
+        return None
+    if len(values) == 1:
+        return step.result if step.result is not None and not step.returns else values[0]
+    return cst.Tuple([cst.Element(v) for v in values], lpar=[], rpar=[])
+
+
+def _parenthesised(node: cst.BaseExpression) -> cst.BaseExpression:
+    """A tuple, lambda, yield or walrus result needs brackets inside a returned tuple."""
+    if node.lpar or not isinstance(node, cst.Tuple | cst.Lambda | cst.NamedExpr | cst.IfExp):
+        return node
+    return node.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+
+
+def run_function(plan: Plan, target: Target) -> str:
+    """run(**params): the chain of steps, reading like the notebook's story."""
+    signature = ", ".join(_signature_part(p) for p in plan.parameters)
+    lines = [*_default_fill(plan.parameters), *_calls(plan)]
+    doc = _run_docstring(plan, target)
+    names = ", ".join(f"{p.name}={p.name}" for p in plan.parameters)
+    if plan.is_async:
+        chain = "\n".join("    " + line for line in lines) or "    pass"
+        return (
+            f"def run({signature}):\n    {doc}\n"
+            f"    return asyncio.run({plan.run_async_name}({names}))\n\n\n"
+            f"async def {plan.run_async_name}({signature}):\n{chain}\n"
+        )
+    chain = "\n".join("    " + line for line in lines)
+    return f"def run({signature}):\n    {doc}\n{chain}\n"
+
+
+def _run_docstring(plan: Plan, target: Target) -> str:
+    returns = (
+        f"Returns what cell {plan.result_cell} shows: the value of its last expression."
+        if plan.result_cell is not None
+        else "Returns None: the last deploy cell ends without an expression."
+    )
+    return docstring(
+        f"Run the pipeline of {target.source}, with its parameters as keyword arguments.",
+        returns,
+    )
+
+
+def _signature_part(parameter: Parameter) -> str:
+    annotation = annotation_of(parameter)
+    if parameter.inline:
+        typed = f": {annotation}" if annotation else ""
+        return f"{parameter.name}{typed} = {parameter.default}"
+    typed = f": {annotation} | None" if annotation else ""
+    return f"{parameter.name}{typed} = None"
+
+
+def annotation_of(parameter: Parameter) -> str | None:
+    """The type a literal default suggests (`int`, `list[str]`), or None when unclear."""
+    if not parameter.literal or parameter.value is None:
+        return None
+    value = parameter.value
+    if isinstance(value, list | set | tuple | frozenset) and value:
+        kinds = {type(item) for item in value}
+        if len(kinds) == 1 and kinds <= {int, float, str, bool}:
+            return f"{type(value).__name__}[{kinds.pop().__name__}]"
+    return type(value).__name__
+
+
+def _default_fill(parameters: Sequence[Parameter]) -> list[str]:
+    """Defaults that are not immutable literals are made fresh on every call."""
+    lines = []
+    for p in parameters:
+        if not p.inline:
+            lines += [f"if {p.name} is None:", f"    {p.name} = {p.default}"]
+    return lines
+
+
+def _calls(plan: Plan) -> list[str]:
+    lines = []
+    for index, step in enumerate(plan.steps):
+        call = f"{'await ' if step.is_async else ''}{step.name}({', '.join(step.params)})"
+        outputs = list(step.returns)
+        last = index == len(plan.steps) - 1
+        if last and step.result is not None:
+            if not outputs:
+                lines.append(f"return {call}")
+                continue
+            alias = result_alias(step)
+            if alias is None:
+                outputs.append(plan.result_var)
+            lines.append(f"{', '.join(outputs)} = {call}")
+            lines.append(f"return {alias or plan.result_var}")
+            continue
+        lines.append(f"{', '.join(outputs)} = {call}" if outputs else call)
+    return lines

@@ -1,0 +1,38 @@
+"""`pyproject.toml` of the generated project: its name, inferred dependencies, console script."""
+
+from __future__ import annotations
+
+from nb2prod.emit import Target
+from nb2prod.emit.text import toml_string
+from nb2prod.lift import Plan
+from nb2prod.requirements import requirements
+
+RUNTIME = ("typer>=0.9",)
+
+
+def render(plan: Plan, target: Target) -> str:
+    """The generated project's pyproject.toml."""
+    dependencies = [*RUNTIME, *requirements(plan.imports)]
+    listed = "".join(f"    {toml_string(d)},\n" for d in dependencies)
+    description = toml_string(f"Pipeline lifted from {target.source} by nb2prod")
+    return f"""[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = {toml_string(target.distribution)}
+version = "0.1.0"
+description = {description}
+requires-python = ">=3.10"
+dependencies = [
+{listed}]
+
+[project.optional-dependencies]
+test = ["pytest>=7"]
+
+[project.scripts]
+{target.distribution} = "{target.package}.__main__:app"
+
+[tool.setuptools]
+packages = [{toml_string(target.package)}]
+"""

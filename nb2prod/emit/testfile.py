@@ -1,0 +1,138 @@
+"""`tests/test_<package>.py`: import and signature checks, test cells, a smoke test of run()."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from nb2prod.dataflow import analyse_statement
+from nb2prod.emit import Target
+from nb2prod.emit.module import result_alias
+from nb2prod.emit.text import code, docstring, join_sections, literal
+from nb2prod.lift import Plan, TestCell
+from nb2prod.naming import BUILTINS
+
+
+def render(plan: Plan, target: Target) -> str:
+    """The source of the generated test module, before formatting."""
+    pkg = target.package
+    module_doc = docstring(f"Tests generated from {target.source}: run them with pytest.")
+    imports = (
+        "import inspect\nfrom pathlib import Path\nfrom typing import Any\n\nimport pytest\n\n"
+    )
+    imports += f"import {pkg}\nfrom {pkg} import pipeline\n"
+    needed = _default_names(plan)
+    if needed:
+        imports += f"from {pkg}.pipeline import {', '.join(needed)}\n"
+    imports += "".join(code(statement) for statement in plan.test_imports)
+    return join_sections(
+        module_doc,
+        imports,
+        _notebook_folder(target),
+        _signature_test(plan, target),
+        _smoke_test(),
+        _state_fixture(plan) if plan.tests else "",
+        *(_test_cell(test) for test in plan.tests),
+    )
+
+
+def _default_names(plan: Plan) -> list[str]:
+    """Module names (imports, defs) that the parameters' defaults read, for the state fixture."""
+    if not plan.tests:
+        return []
+    own = {p.name for p in plan.parameters}
+    names: dict[str, None] = {}
+    for p in plan.parameters:
+        flow = analyse_statement(cst.parse_statement(f"_ = {p.default}"))
+        names.update(dict.fromkeys(n for n in flow.reads if n not in own and n not in BUILTINS))
+    return list(names)
+
+
+def _notebook_folder(target: Target) -> str:
+    folder = literal(target.notebook_dir_from_tests)
+    return f'''NOTEBOOK_DIR = Path(__file__).parent / {folder}
+
+
+@pytest.fixture(autouse=True)
+def in_notebook_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run where the notebook ran, so its relative data paths work."""
+    if NOTEBOOK_DIR.is_dir():
+        monkeypatch.chdir(NOTEBOOK_DIR)
+'''
+
+
+def _signature_test(plan: Plan, target: Target) -> str:
+    names = [p.name for p in plan.parameters]
+    lines = [
+        "parameters = inspect.signature(pipeline.run).parameters",
+        f"assert list(parameters) == {names!r}",
+    ]
+    for p in plan.parameters:
+        expected = p.default if p.inline else "None"
+        lines.append(f"assert parameters[{literal(p.name)}].default == {expected}")
+    for step in plan.steps:
+        lines.append(f"assert callable({target.package}.{step.name})")
+    lines.append(f"assert {target.package}.run is pipeline.run")
+    body = "\n".join("    " + line for line in lines)
+    doc = '"""The package exports run() and its steps."""'
+    return f"def test_imports_and_signature() -> None:\n    {doc}\n{body}\n"
+
+
+def _smoke_test() -> str:
+    return (
+        "def test_run_with_notebook_parameters() -> None:\n"
+        '    """run() completes with the notebook\'s own parameters."""\n'
+        "    pipeline.run()\n"
+    )
+
+
+def _state_fixture(plan: Plan) -> str:
+    """The names the pipeline binds after each step, for the test cells to read."""
+    lines = ["state: dict[str, Any] = {}"]
+    for p in plan.parameters:
+        lines.append(f"{p.name} = {p.default}")
+        lines.append(f"state[{literal(p.name)}] = {p.name}")
+    lines.append("states = [dict(state)]")
+    for step in plan.steps:
+        call = f"pipeline.{step.name}({', '.join(step.params)})"
+        if step.is_async:
+            call = f"asyncio.run({call})"
+        has_result = step.result is not None and result_alias(step) is None
+        outputs = list(step.returns) + (["_result"] if has_result else [])
+        lines.append(f"{', '.join(outputs)} = {call}" if outputs else call)
+        lines += [f"state[{literal(n)}] = {n}" for n in step.returns]
+        lines.append("states.append(dict(state))")
+    lines.append("return states")
+    body = "\n".join("    " + line for line in lines)
+    imports = "    import asyncio\n\n" if plan.is_async else ""
+    return (
+        '@pytest.fixture(scope="module")\n'
+        "def pipeline_states() -> list[dict[str, Any]]:\n"
+        f"    {docstring('What the names hold after each step, with the notebook parameters.')}\n"
+        f"{imports}{body}\n"
+    )
+
+
+def _test_cell(test: TestCell) -> str:
+    unpack = [
+        cst.parse_statement(f"{name} = pipeline_states[{test.steps_done}][{literal(name)}]")
+        for name in test.state_names
+    ]
+    unpack += [cst.parse_statement(f"{name} = pipeline.{name}") for name in test.module_names]
+    doc = cst.SimpleStatementLine(
+        [cst.Expr(cst.SimpleString(docstring(f"Test cell {test.cell} of the notebook.")))]
+    )
+    body = [doc, *unpack, *test.body] if test.body else [doc, cst.SimpleStatementLine([cst.Pass()])]
+    function = cst.FunctionDef(
+        name=cst.Name(f"test_cell_{test.cell}"),
+        params=cst.Parameters(
+            params=[
+                cst.Param(
+                    cst.Name("pipeline_states"),
+                    annotation=cst.Annotation(cst.parse_expression("list[dict[str, Any]]")),
+                )
+            ]
+        ),
+        body=cst.IndentedBlock(body=body),
+        returns=cst.Annotation(cst.Name("None")),
+    )
+    return code(function)

@@ -1,0 +1,50 @@
+"""Errors and warnings in the user's coordinates: notebook, cell and line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """A message about a place in a notebook; `cell` and `line` count from 1."""
+
+    message: str
+    cell: int | None = None
+    line: int | None = None
+    warning: bool = False
+
+    def in_cell(self, cell: int, line_offset: int = 0) -> Diagnostic:
+        """The same message placed in a cell, its line shifted by `line_offset`."""
+        line = None if self.line is None else self.line + line_offset
+        return replace(self, cell=cell, line=line)
+
+    def render(self, path: Path | str) -> str:
+        """`PATH: cell N, line M: message`, leaving out what is unknown."""
+        where = [str(path)]
+        if self.cell is not None:
+            place = f"cell {self.cell}"
+            if self.line is not None:
+                place += f", line {self.line}"
+            where.append(place)
+        kind = "warning: " if self.warning else ""
+        return ": ".join(where) + f": {kind}{self.message}"
+
+
+class NotebookError(Exception):
+    """A problem with the user's notebook or output that stops its build."""
+
+    def __init__(self, message: str, cell: int | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.diagnostic = Diagnostic(message, cell, line)
+
+    def in_cell(self, cell: int, line_offset: int = 0) -> NotebookError:
+        """The same error placed in a cell (used when a stage only knew the line)."""
+        moved = self.diagnostic.in_cell(cell, line_offset)
+        return NotebookError(moved.message, moved.cell, moved.line)
+
+
+def warning(message: str, cell: int | None = None, line: int | None = None) -> Diagnostic:
+    """A warning: the build goes on, but the user should look."""
+    return Diagnostic(message, cell, line, warning=True)

@@ -1,0 +1,74 @@
+"""Third-party distributions that a pipeline's imports need, under their PyPI names."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from functools import lru_cache
+
+import libcst as cst
+
+# Import names whose distribution is named otherwise, for when it is not installed here.
+KNOWN_DISTRIBUTIONS = {
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "yaml": "PyYAML",
+    "cv2": "opencv-python",
+    "PIL": "pillow",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv",
+    "jwt": "PyJWT",
+    "attr": "attrs",
+    "Crypto": "pycryptodome",
+    "OpenSSL": "pyOpenSSL",
+    "google.cloud": "google-cloud",
+    "serial": "pyserial",
+    "docx": "python-docx",
+    "pptx": "python-pptx",
+    "magic": "python-magic",
+    "lightgbm": "lightgbm",
+    "xgboost": "xgboost",
+    "tensorflow": "tensorflow",
+    "torch": "torch",
+    "IPython": "ipython",
+}
+_EMPTY = cst.Module([])
+
+
+def imported_modules(statements: Iterable[cst.SimpleStatementLine]) -> list[str]:
+    """Top-level module names that absolute imports name, in order."""
+    found: dict[str, None] = {}
+    for line in statements:
+        for small in line.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    found.setdefault(_EMPTY.code_for_node(alias.name).split(".")[0])
+            elif isinstance(small, cst.ImportFrom) and not small.relative and small.module:
+                found.setdefault(_EMPTY.code_for_node(small.module).split(".")[0])
+    return list(found)
+
+
+def requirements(statements: Iterable[cst.SimpleStatementLine]) -> list[str]:
+    """Distribution names for the third-party modules imported, standard library left out."""
+    names: dict[str, None] = {}
+    for module in imported_modules(statements):
+        if module in sys.stdlib_module_names or module == "__future__":
+            continue
+        names.setdefault(distribution_for(module))
+    return list(names)
+
+
+def distribution_for(module: str) -> str:
+    """The distribution providing `module`: installed metadata first, then known aliases."""
+    installed = _installed().get(module)
+    if installed:
+        return sorted(installed)[0]
+    return KNOWN_DISTRIBUTIONS.get(module, module)
+
+
+@lru_cache(maxsize=1)
+def _installed() -> dict[str, list[str]]:
+    from importlib.metadata import packages_distributions
+
+    return dict(packages_distributions())
