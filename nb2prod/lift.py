@@ -52,6 +52,7 @@ class Step:
     returns: tuple[str, ...]
     body: tuple[cst.BaseStatement, ...]
     result: cst.BaseExpression | None = None
+    result_cell: int | None = None
     is_async: bool = False
 
 
@@ -420,6 +421,7 @@ def _steps(
                 returns=tuple(outputs[index]),
                 body=body,
                 result=result if is_last else None,
+                result_cell=group.cells[-1].index if is_last and result is not None else None,
                 is_async=flow.awaits,
             )
         )
@@ -550,7 +552,12 @@ def _check_names(
         for name, cell in unknown.items():
             notes.append(warning(f"`{name}` is taken to come from `from {star[0]} import *`", cell))
     elif unknown:
-        raise NotebookError(_unknown_message(unknown, selection), cell=min(unknown.values()))
+        first = min(unknown, key=lambda name: unknown[name])
+        raise NotebookError(
+            _unknown_message(unknown, selection),
+            cell=unknown[first],
+            line=_line_reading(first, unknown[first], selection),
+        )
     notes += _hidden_state(selection, readers, bound - module_names)
     return notes
 
@@ -571,6 +578,16 @@ def _unknown_message(unknown: dict[str, int], selection: Selection) -> str:
         )
         parts.append(f"`{name}` (read in cell {cell}; {fix})")
     return "deploy cells read names that no deploy or parameters cell binds: " + "; ".join(parts)
+
+
+def _line_reading(name: str, cell_index: int, selection: Selection) -> int | None:
+    """The line of the first statement in a cell that reads `name`."""
+    cell = next(c for c in selection.cells if c.index == cell_index)
+    for line, statement in zip(statement_lines(cell.tree), cell.tree.body, strict=True):
+        flow = analyse_statement(statement)
+        if name in flow.reads or name in flow.deferred:
+            return line
+    return None
 
 
 def _bound_by(cell: CodeCell) -> set[str]:

@@ -14,7 +14,7 @@ def render(plan: Plan, target: Target) -> str:
     module_doc = docstring(f"Command line for the pipeline of {target.source}.")
     imports = (
         "import json\nfrom typing import Any, Optional\n\nimport typer\n\n"
-        f"from {target.package}.pipeline import run\n"
+        "from .pipeline import run\n"
     )
     app = f"app = typer.Typer(add_completion=False, help={literal(_help(target))})\n"
     return join_sections(

@@ -48,7 +48,10 @@ def _step(step: Step) -> str:
     body: list[cst.BaseStatement] = [doc, *step.body]
     value = _return_value(step)
     if value is not None:
-        body.append(cst.SimpleStatementLine([cst.Return(value)]))
+        returned: cst.BaseStatement = cst.SimpleStatementLine([cst.Return(value)])
+        if step.result_cell is not None and step.result_cell not in _cells_in(step.body):
+            returned = with_cell_marker(returned, step.result_cell)
+        body.append(returned)
     function = cst.FunctionDef(
         name=cst.Name(step.name),
         params=cst.Parameters(params=[cst.Param(cst.Name(p)) for p in step.params]),
@@ -58,11 +61,22 @@ def _step(step: Step) -> str:
     return code(function)
 
 
+def _cells_in(body: tuple[cst.BaseStatement, ...]) -> set[int]:
+    """The cells whose `# cell N` markers a step body carries."""
+    found = set()
+    for statement in body:
+        for line in getattr(statement, "leading_lines", ()):
+            if line.comment is not None and line.comment.value.startswith("# cell "):
+                found.add(int(line.comment.value.removeprefix("# cell ")))
+    return found
+
+
 def step_docstring(step: Step) -> str:
     cells = ", ".join(str(c) for c in step.cells)
-    plural = "s" if len(step.cells) > 1 else ""
-    title = one_line(step.heading) if step.heading else f"Step {step.name}"
-    return f"{title} (notebook cell{plural} {cells})."
+    where = f"notebook cell{'s' if len(step.cells) > 1 else ''} {cells}"
+    if step.heading:
+        return f"{one_line(step.heading)} ({where})."
+    return f"{where[0].upper()}{where[1:]}."
 
 
 def result_alias(step: Step) -> str | None:

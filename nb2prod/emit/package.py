@@ -11,6 +11,6 @@ def render(plan: Plan, target: Target) -> str:
     """The source of the package's `__init__.py`, before formatting."""
     names = sorted({"run", *(step.name for step in plan.steps)})
     module_doc = docstring(f"The pipeline of {target.source}, as a package.")
-    imports = f"from {target.package}.pipeline import {', '.join(names)}\n"
+    imports = f"from .pipeline import {', '.join(names)}\n"
     exports = f"__all__ = {names!r}\n"
     return join_sections(module_doc, imports, exports)

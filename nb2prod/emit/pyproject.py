@@ -35,4 +35,8 @@ test = ["pytest>=7"]
 
 [tool.setuptools]
 packages = [{toml_string(target.package)}]
+
+[tool.pytest.ini_options]
+pythonpath = ["."]
+testpaths = ["tests"]
 """

@@ -1,0 +1,54 @@
+"""Shared fixtures: golden updates, building notebooks into temporary folders, loading modules."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from nb2prod.build import BuildResult, build_notebook
+from nb2prod.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="Rewrite fixtures/*/expected* from the current output; review the diff.",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def build(notebook: Path, out: Path, **options: object) -> BuildResult:
+    """Build a notebook with the project root as the root for relative paths."""
+    config = Config(out=out, root=ROOT, **options)  # type: ignore[arg-type]
+    return build_notebook(notebook, config)
+
+
+@contextmanager
+def load_package(project: Path, package: str) -> Iterator[ModuleType]:
+    """Import a generated package's pipeline module; unload it and its path afterwards."""
+    _unload(package)
+    sys.path.insert(0, str(project))
+    try:
+        yield importlib.import_module(f"{package}.pipeline")
+    finally:
+        sys.path.remove(str(project))
+        _unload(package)
+
+
+def _unload(package: str) -> None:
+    for name in [n for n in sys.modules if n == package or n.startswith(package + ".")]:
+        del sys.modules[name]

@@ -1,0 +1,131 @@
+"""The golden fixture notebooks: `python tests/fixture_cases.py` rewrites fixtures/*/input.ipynb.
+
+Each case is a folder `fixtures/<case>/` with `input.ipynb`, `overrides.json` (parameters the
+equivalence test passes to run()), and either `expected/` (every generated file) or
+`expected_error.txt` (the one-line message). `pytest --update-golden` rewrites the expected side.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from notebooks import write_notebook
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+CASES: dict[str, dict[str, object]] = {
+    "plain_pipeline": {
+        "cells": [
+            "deploy: import statistics\nvalues = [3, 1, 4, 1, 5, 9, 2, 6]",
+            "values",
+            "deploy: ordered = sorted(values)\nmiddle = statistics.median(ordered)",
+            "deploy: spread = ordered[-1] - ordered[0]\n{'median': middle, 'spread': spread}",
+        ],
+    },
+    "parameters": {
+        "cells": [
+            "parameters: n = 5\nscale: float = 2.0\nlabel = 'run'\nverbose = False\n"
+            "weights = [1, 2, 3]\noptions = {'round': 2}",
+            "deploy: data = [i * scale for i in range(n)]\nweights.append(n)",
+            "deploy: total = round(sum(d * w for d, w in zip(data, weights)), options['round'])\n"
+            "if verbose:\n    print(label, total)\n(label, total, len(weights))",
+        ],
+        "overrides": {"n": 3, "scale": 0.5, "label": "other", "verbose": True, "weights": [4, 5]},
+    },
+    "magics": {
+        "cells": [
+            "%matplotlib inline\n%load_ext autoreload\n%autoreload 2",
+            "deploy: %matplotlib inline\nimport math\n!pip install numpy\nradius = 2.0",
+            "deploy: %%time\narea = math.pi * radius ** 2",
+            "deploy: %time circumference = 2 * math.pi * radius\n"
+            "ratio = (area\n%circumference)\nratio",
+        ],
+    },
+    "headings_to_step_names": {
+        "cells": [
+            "md: # Sales report",
+            "deploy: import csv\nimport io",
+            "md: ## 1. Load the raw data",
+            "deploy: RAW = 'region,amount\\nnorth,10\\nsouth,5\\nnorth,7\\n'\n"
+            "rows = list(csv.DictReader(io.StringIO(RAW)))",
+            "rows[:2]",
+            "deploy: rows = [r for r in rows if r['amount']]",
+            "md: ## Totals per région!",
+            "deploy: totals = {}\nfor row in rows:\n"
+            "    totals[row['region']] = totals.get(row['region'], 0) + int(row['amount'])",
+            "deploy,step:report: best = max(totals, key=totals.get)",
+            "md: ## Totals per région!",
+            "deploy: sorted(totals.items())",
+        ],
+    },
+    "conditional_rebinding": {
+        "cells": [
+            "parameters: threshold = 10\nmode = 'strict'",
+            "deploy: limit = 5\nname = 'base'",
+            "deploy: if threshold > 7:\n    limit = threshold\nfor i in range(threshold - 10):\n"
+            "    name = f'loop{i}'\nif mode == 'strict':\n    status = 'checked'\nelse:\n"
+            "    status = 'loose'",
+            "deploy: while limit > 100:\n    limit -= 1\ntry:\n    value = 100 // (threshold - 10)\n"
+            "except ZeroDivisionError:\n    value = None\n(limit, name, status, value)",
+        ],
+        "overrides": {"threshold": 12, "mode": "lax"},
+    },
+    "comprehension_scoping": {
+        "cells": [
+            "deploy: x = 'outer'\nitems = [1, 2, 3]\nk = 100",
+            "deploy: squares = [x * x for x in items]\npairs = {k: v for k, v in zip('abc', items)}\n"
+            "gen = list(y + k for y in items)\nnested = [[x + y for y in items] for x in items]",
+            "deploy: found = [hit := i for i in items if i > 1]\nlast = hit\nf = lambda x: x + k\n"
+            "(x, k, squares, pairs, gen, nested, found, last, f(1))",
+        ],
+    },
+    "step_name_collision": {
+        "cells": [
+            "md: ## Clean",
+            "deploy: def clean(text):\n    return text.strip().lower()\n\n\n"
+            "words = [clean(w) for w in ['  Alpha', 'BETA ', ' gamma ']]",
+            "md: ## Run",
+            "deploy: run_count = len(words)\nresult = ', '.join(words)",
+            "md: ## Len",
+            "deploy: result, run_count",
+        ],
+    },
+    "test_cells": {
+        "cells": [
+            "parameters: size = 4",
+            "deploy: grid = [[r * size + c for c in range(size)] for r in range(size)]",
+            "test: assert len(grid) == size\nassert grid[0][0] == 0",
+            "deploy: diagonal = [grid[i][i] for i in range(size)]\ntrace = sum(diagonal)",
+            "test: import math\nassert trace == sum(diagonal)\nassert math.isfinite(trace)",
+            "deploy: trace",
+        ],
+        "overrides": {"size": 6},
+    },
+    "error_syntax": {
+        "cells": ["deploy: x = 1", "deploy: y = (x +\n    2\nprint(y)"],
+    },
+    "error_no_deploy_cells": {"cells": ["x = 1", "md: ## Nothing marked"]},
+    "error_undefined_name": {
+        "cells": ["data = [1, 2, 3]", "deploy: total = sum(data) + offset"],
+    },
+    "error_magic_value": {
+        "cells": ["deploy: import os", "deploy: files = !ls\nlen(files)"],
+    },
+}
+
+
+def write_all() -> None:
+    """Write every case's input notebook and overrides."""
+    for name, case in CASES.items():
+        folder = FIXTURES / name
+        write_notebook(folder / "input.ipynb", case["cells"])  # type: ignore[arg-type]
+        overrides = case.get("overrides", {})
+        (folder / "overrides.json").write_text(json.dumps(overrides, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    write_all()

@@ -1,0 +1,148 @@
+"""The command line through typer's CliRunner: exit codes and messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nb2prod.cli import app
+
+from notebooks import write_notebook
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    write_notebook(
+        tmp_path / "notebooks" / "churn_deploy.ipynb",
+        [
+            "parameters: n_customers = 120\nactive = True",
+            "deploy: rows = list(range(n_customers))",
+            "deploy: len(rows) if active else 0",
+        ],
+    )
+    return tmp_path
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_build_writes_the_package(project: Path) -> None:
+    code, out, _ = invoke("build", "notebooks/churn_deploy.ipynb")
+    assert code == 0
+    assert "written -> build/churn_deploy" in out
+    package = project / "build" / "churn_deploy"
+    assert {p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file()} == {
+        "pyproject.toml",
+        "churn_deploy/__init__.py",
+        "churn_deploy/pipeline.py",
+        "churn_deploy/__main__.py",
+        "tests/test_churn_deploy.py",
+    }
+
+
+def test_rebuild_reports_unchanged(project: Path) -> None:
+    invoke("build", "notebooks/churn_deploy.ipynb")
+    code, out, _ = invoke("build", "notebooks/churn_deploy.ipynb")
+    assert code == 0
+    assert "unchanged" in out
+
+
+def test_generated_cli_takes_typed_options(project: Path) -> None:
+    from conftest import load_package
+
+    invoke("build", "notebooks/churn_deploy.ipynb")
+    with load_package(project / "build" / "churn_deploy", "churn_deploy"):
+        import importlib
+
+        main = importlib.import_module("churn_deploy.__main__")
+        result = runner.invoke(main.app, ["--n-customers", "7"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.strip() == "7"
+        assert runner.invoke(main.app, ["--no-active"]).stdout.strip() == "0"
+        assert runner.invoke(main.app, ["--n-customers", "many"]).exit_code == 2
+        assert "--n-customers" in runner.invoke(main.app, ["--help"]).stdout
+
+
+def test_error_is_one_line_with_cell_and_line(project: Path) -> None:
+    write_notebook(project / "bad.ipynb", ["deploy: x = 1", "deploy: y = = 2"])
+    code, out, err = invoke("build", "bad.ipynb")
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "bad.ipynb: cell 2, line 1: syntax error: invalid syntax; fix the cell so that it runs in Jupyter"
+    ]
+    assert "Traceback" not in out + err
+    assert not (project / "build").exists()
+
+
+def test_missing_file(project: Path) -> None:
+    code, _, err = invoke("build", "nowhere.ipynb")
+    assert code == 1
+    assert err.strip() == "nowhere.ipynb: no such file; check the path"
+
+
+def test_not_json(project: Path) -> None:
+    (project / "junk.ipynb").write_text("{not json")
+    code, _, err = invoke("build", "junk.ipynb")
+    assert code == 1
+    assert err.startswith("junk.ipynb: is not valid notebook JSON (line 1, column 2")
+
+
+def test_usage_errors_exit_2(project: Path) -> None:
+    assert invoke("build")[0] == 2
+    assert invoke("build", "notebooks/churn_deploy.ipynb", "--bogus")[0] == 2
+    assert invoke("build", "notebooks/churn_deploy.ipynb", "--name", "../x")[0] == 2
+    assert invoke("build", "a.ipynb", "b.ipynb", "--name", "x")[0] == 2
+
+
+def test_name_option(project: Path) -> None:
+    code, _, _ = invoke("build", "notebooks/churn_deploy.ipynb", "--name", "scoring")
+    assert code == 0
+    assert (project / "build" / "scoring" / "scoring" / "pipeline.py").exists()
+
+
+def test_check_reports_missing_then_passes(project: Path) -> None:
+    code, _, err = invoke("build", "notebooks/churn_deploy.ipynb", "--check")
+    assert code == 1
+    assert "build/churn_deploy/churn_deploy/pipeline.py: missing" in err
+    assert not (project / "build").exists()
+    invoke("build", "notebooks/churn_deploy.ipynb")
+    assert invoke("build", "notebooks/churn_deploy.ipynb", "--check")[0] == 0
+
+
+def test_hand_edit_is_refused_then_forced(project: Path) -> None:
+    invoke("build", "notebooks/churn_deploy.ipynb")
+    pipeline = project / "build" / "churn_deploy" / "churn_deploy" / "pipeline.py"
+    pipeline.write_text(pipeline.read_text() + "# my tweak\n")
+    write_notebook(
+        project / "notebooks" / "churn_deploy.ipynb",
+        [
+            "parameters: n_customers = 5\nactive = True",
+            "deploy: rows = list(range(n_customers))",
+            "deploy: len(rows) if active else 0",
+        ],
+    )
+    code, _, err = invoke("build", "notebooks/churn_deploy.ipynb")
+    assert code == 1
+    assert "pipeline.py was edited by hand" in err and "--force" in err
+    assert pipeline.read_text().endswith("# my tweak\n")
+    assert invoke("build", "notebooks/churn_deploy.ipynb", "--force")[0] == 0
+    assert "# my tweak" not in pipeline.read_text()
+
+
+def test_warnings_go_to_stderr(project: Path) -> None:
+    write_notebook(project / "m.ipynb", ["deploy: %matplotlib inline\nx = 1", "deploy: x"])
+    code, _, err = invoke("build", "m.ipynb")
+    assert code == 0
+    assert "m.ipynb: cell 1, line 1: warning: dropped the notebook-only magic '%matplotlib'" in err
+
+
+def test_help_lists_build() -> None:
+    code, out, _ = invoke("--help")
+    assert code == 0 and "build" in out

@@ -1,0 +1,81 @@
+"""Golden cases: each fixtures/<case>/input.ipynb against its expected files or message."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import black
+import pytest
+
+from nb2prod.build import Status
+
+from conftest import FIXTURES, ROOT, build
+
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.ipynb").exists())
+
+
+def test_there_are_golden_cases() -> None:
+    assert len(CASES) >= 10
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_golden(
+    case: str, tmp_path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    folder = FIXTURES / case
+    notebook = (folder / "input.ipynb").relative_to(ROOT)
+    result = build(notebook, tmp_path, name=case)
+    messages = "".join(line + "\n" for line in result.messages)
+    produced = tmp_path / case
+    if update_golden:
+        _update(folder, result.status, messages, produced)
+    expected_error = folder / "expected_error.txt"
+    if expected_error.exists():
+        assert result.status is Status.FAILED
+        assert messages == expected_error.read_text()
+        assert not produced.exists(), "a failed build must write nothing"
+        return
+    assert result.status is Status.WRITTEN, messages
+    assert messages == (folder / "messages.txt").read_text()
+    expected = folder / "expected"
+    expected_files = sorted(
+        p.relative_to(expected).as_posix() for p in expected.rglob("*") if p.is_file()
+    )
+    produced_files = sorted(
+        p.relative_to(produced).as_posix() for p in produced.rglob("*") if p.is_file()
+    )
+    assert produced_files == expected_files
+    for rel in expected_files:
+        assert (produced / rel).read_text() == (expected / rel).read_text(), rel
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CASES if not (FIXTURES / c / "expected_error.txt").exists()]
+)
+def test_output_checks_itself(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every generated file parses, is stable under black, and a rebuild changes nothing."""
+    monkeypatch.chdir(ROOT)
+    notebook = (FIXTURES / case / "input.ipynb").relative_to(ROOT)
+    assert build(notebook, tmp_path, name=case).status is Status.WRITTEN
+    for path in (tmp_path / case).rglob("*.py"):
+        text = path.read_text()
+        ast.parse(text)
+        assert black.format_str(text, mode=black.Mode()) == text, path
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / case).rglob("*") if p.is_file()}
+    assert build(notebook, tmp_path, name=case).status is Status.UNCHANGED
+    after = {p: p.stat().st_mtime_ns for p in (tmp_path / case).rglob("*") if p.is_file()}
+    assert before == after
+
+
+def _update(folder: Path, status: Status, messages: str, produced: Path) -> None:
+    shutil.rmtree(folder / "expected", ignore_errors=True)
+    for name in ("expected_error.txt", "messages.txt"):
+        (folder / name).unlink(missing_ok=True)
+    if status is Status.FAILED:
+        (folder / "expected_error.txt").write_text(messages)
+        return
+    (folder / "messages.txt").write_text(messages)
+    shutil.copytree(produced, folder / "expected")
