@@ -195,3 +195,12 @@ def test_composition_matches_whole_cell() -> None:
     assert list(whole.reads) == ["c", "b"]
     assert whole.must == {"d"}
     assert whole.unbinds == {"a"}
+
+
+def test_nonlocal_names_are_not_free_of_the_outer_function() -> None:
+    node = cst.parse_statement(
+        "def counter():\n    n = 0\n    def bump():\n        nonlocal n\n        n += step\n"
+        "        return n\n    return bump"
+    )
+    assert isinstance(node, cst.FunctionDef)
+    assert function_free_names(node) == {"step"}
