@@ -55,6 +55,7 @@ class Selection:
 
     cells: tuple[CodeCell, ...]
     warnings: tuple[Diagnostic, ...] = ()
+    title: str | None = None
 
     def with_role(self, *roles: Role) -> tuple[CodeCell, ...]:
         return tuple(cell for cell in self.cells if cell.role in roles)
@@ -117,15 +118,17 @@ def select(notebook: Notebook) -> Selection:
     cells: list[CodeCell] = []
     notes: list[Diagnostic] = []
     heading: Heading | None = None
+    title: str | None = None
     for cell in notebook.cells:
         if cell.kind == "markdown":
             text = last_heading(cell.source)
             heading = Heading(cell.index, text) if text is not None else heading
+            title = title or first_heading(cell.source)
         elif cell.kind == "code":
             parsed = _code_cell(cell, heading, notes)
             if parsed is not None:
                 cells.append(parsed)
-    return Selection(tuple(cells), tuple(notes))
+    return Selection(tuple(cells), tuple(notes), title)
 
 
 def _code_cell(cell: Cell, heading: Heading | None, notes: list[Diagnostic]) -> CodeCell | None:
@@ -194,9 +197,21 @@ def _ends_with_semicolon(tree: cst.Module) -> bool:
     return isinstance(last.semicolon, cst.Semicolon)
 
 
+def first_heading(markdown: str) -> str | None:
+    """The text of the first heading in a markdown cell: the notebook's title when first."""
+    headings = _headings(markdown)
+    return headings[0] if headings else None
+
+
 def last_heading(markdown: str) -> str | None:
     """The text of the last ATX or setext heading in a markdown cell, outside code fences."""
-    found: str | None = None
+    headings = _headings(markdown)
+    return headings[-1] if headings else None
+
+
+def _headings(markdown: str) -> list[str]:
+    """Every ATX or setext heading of a markdown cell, outside code fences, in order."""
+    found: list[str] = []
     fenced = False
     previous = ""
     for line in markdown.split("\n"):
@@ -205,8 +220,8 @@ def last_heading(markdown: str) -> str | None:
         elif not fenced:
             atx = _ATX.match(line)
             if atx and atx["text"].strip():
-                found = atx["text"].strip()
+                found.append(atx["text"].strip())
             elif _SETEXT.match(line) and previous.strip():
-                found = previous.strip()
+                found.append(previous.strip())
         previous = "" if fenced else line
     return found

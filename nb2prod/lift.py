@@ -69,7 +69,11 @@ class TestCell:
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything the emitters need, in notebook order."""
+    """Everything the emitters need, in notebook order.
+
+    `result_text` is the recorded text/plain output of the result cell; `title` the notebook's
+    first markdown heading.
+    """
 
     imports: tuple[cst.SimpleStatementLine, ...]
     definitions: tuple[tuple[int, cst.BaseStatement], ...]
@@ -78,6 +82,8 @@ class Plan:
     result_cell: int | None
     result_var: str
     run_async_name: str
+    result_text: str | None = None
+    title: str | None = None
     tests: tuple[TestCell, ...] = ()
     test_imports: tuple[cst.SimpleStatementLine, ...] = ()
     needs_display: bool = False
@@ -144,6 +150,8 @@ def lift(selection: Selection) -> Plan:
         parameters=parameters,
         steps=steps,
         result_cell=result_cell if result is not None else None,
+        result_text=deploy[-1].result_text if result is not None else None,
+        title=selection.title,
         result_var=allocator.claim("result", "value"),
         run_async_name=allocator.claim("_run", "async"),
         tests=test_cells,
