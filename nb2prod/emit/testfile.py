@@ -1,11 +1,11 @@
-"""`tests/test_<package>.py`: import and signature checks, test cells, a smoke test of run()."""
+"""`tests/test_<package>.py`: signature checks, test cells, smoke and golden tests of run()."""
 
 from __future__ import annotations
 
 import libcst as cst
 
 from nb2prod.dataflow import analyse_statement
-from nb2prod.emit import Target
+from nb2prod.emit import Target, golden
 from nb2prod.emit.module import result_alias
 from nb2prod.emit.text import code, docstring, join_sections, literal
 from nb2prod.lift import Plan, TestCell
@@ -30,6 +30,7 @@ def render(plan: Plan, target: Target) -> str:
         _notebook_folder(target),
         _signature_test(plan, target),
         _smoke_test(),
+        golden.render(plan),
         _state_fixture(plan) if plan.tests else "",
         *(_test_cell(test) for test in plan.tests),
     )
