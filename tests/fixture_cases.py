@@ -105,6 +105,19 @@ CASES: dict[str, dict[str, object]] = {
         ],
         "overrides": {"size": 6},
     },
+    "recorded_result": {
+        "cells": [
+            "parameters: count = 12",
+            "deploy: squares = {f'item {i}': i * i for i in range(count)}",
+            (
+                "deploy: squares",
+                "{'item 0': 0,\n 'item 1': 1,\n 'item 2': 4,\n 'item 3': 9,\n 'item 4': 16,\n"
+                " 'item 5': 25,\n 'item 6': 36,\n 'item 7': 49,\n 'item 8': 64,\n"
+                " 'item 9': 81,\n 'item 10': 100,\n 'item 11': 121}",
+            ),
+        ],
+        "overrides": {"count": 3},
+    },
     "error_syntax": {
         "cells": ["deploy: x = 1", "deploy: y = (x +\n    2\nprint(y)"],
     },
