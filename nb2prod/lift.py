@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
@@ -21,6 +21,8 @@ from nb2prod.naming import BUILTINS, NameAllocator, snake_case
 
 # Names IPython provides in a notebook that the module must provide itself.
 DISPLAY = "display"
+# The pipeline's entry point: a notebook's own `run` stays inside its step.
+RUN = "run"
 _IPYTHON_DISPLAY_MODULES = ("IPython.display", "IPython.core.display")
 _EMPTY = cst.Module([])
 
@@ -84,6 +86,9 @@ class Plan:
     run_async_name: str
     result_text: str | None = None
     title: str | None = None
+    module_alias: str = "pipeline"
+    package_alias: str = "package"
+    states_name: str = "pipeline_states"
     tests: tuple[TestCell, ...] = ()
     test_imports: tuple[cst.SimpleStatementLine, ...] = ()
     needs_display: bool = False
@@ -102,6 +107,7 @@ class _Stmt:
     node: cst.BaseStatement
     flow: Flow
     last_in_cell: bool = False
+    order: int = 0
 
     @property
     def is_definition(self) -> bool:
@@ -129,21 +135,30 @@ def lift(selection: Selection) -> Plan:
     parameters = _parameters(selection.with_role(Role.PARAMETERS), imports)
     groups = _group_cells(deploy, imports)
     notes: list[Diagnostic] = list(selection.warnings)
-    definitions = _module_level(groups, {p.name for p in parameters})
+    param_names = {p.name for p in parameters}
+    constants = _constants(groups, param_names)
+    definitions = _module_level(groups, param_names)
+    _place_closures(groups, param_names)
+    _refuse_global_writes(groups, definitions, constants, param_names)
+    definitions = sorted([*constants, *definitions], key=lambda d: d.order)
     step_bound = {n for g in groups for s in g.statements for n in s.flow.writes}
     _refuse_rebound_imports(groups, imports.bound)
     result_cell, result = _take_result(deploy[-1], groups)
-    module_names = imports.bound | {_def_name(d.node) for d in definitions}
+    module_names = imports.bound | {n for d in definitions for n in d.flow.writes}
     reads_display = _reads_anywhere(DISPLAY, groups, definitions, selection)
     needs_display = reads_display and DISPLAY not in module_names | step_bound
     if needs_display:
         module_names = module_names | {DISPLAY}
     notebook_names = _all_bound(selection) | module_names
-    allocator = NameAllocator(notebook_names | {"run"})
+    allocator = NameAllocator(notebook_names | {RUN})
     tests = selection.with_role(Role.TEST)
     steps = _steps(groups, parameters, tests, result, allocator)
     test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names)
-    notes += _check_names(selection, groups, definitions, parameters, module_names)
+    checked = [*definitions, *(s for g in groups for s in g.statements)]
+    if result is not None:
+        line = cst.SimpleStatementLine([cst.Expr(result)])
+        checked.append(_Stmt(deploy[-1].index, line, analyse_statement(line)))
+    notes += _check_names(selection, checked, parameters, module_names, imports.star)
     return Plan(
         imports=imports.statements(),
         definitions=tuple((d.cell, d.node) for d in definitions),
@@ -154,6 +169,9 @@ def lift(selection: Selection) -> Plan:
         title=selection.title,
         result_var=allocator.claim("result", "value"),
         run_async_name=allocator.claim("_run", "async"),
+        module_alias=allocator.claim("pipeline", "module"),
+        package_alias=allocator.claim("package", "module"),
+        states_name=allocator.claim("pipeline_states", "fixture"),
         tests=test_cells,
         test_imports=test_imports.statements(),
         needs_display=needs_display,
@@ -170,6 +188,7 @@ class _Imports:
     def __init__(self) -> None:
         self.seen: dict[str, cst.SimpleStatementLine] = {}
         self.bound: set[str] = set()
+        self.star: list[str] = []
 
     def add(self, small: cst.Import | cst.ImportFrom) -> None:
         small = _without_display_import(small)  # type: ignore[assignment]
@@ -180,7 +199,9 @@ class _Imports:
         )
         key = _EMPTY.code_for_node(line).strip()
         self.seen.setdefault(key, line)
-        self.bound |= set(analyse_statement(line).writes)
+        flow = analyse_statement(line)
+        self.bound |= set(flow.writes)
+        self.star += [m for m in flow.star_imports if m not in self.star]
 
     def statements(self) -> tuple[cst.SimpleStatementLine, ...]:
         future = [s for k, s in self.seen.items() if k.startswith("from __future__")]
@@ -295,9 +316,11 @@ def _group_cells(deploy: Sequence[CodeCell], imports: _Imports) -> list[_Group]:
         group.cells.append(cell)
         for position, statement in enumerate(cell.tree.body, start=1):
             nodes = _without_imports(statement, imports)
-            for node in nodes:
+            for offset, node in enumerate(nodes):
                 last = position == len(cell.tree.body) and node is nodes[-1]
-                group.statements.append(_Stmt(cell.index, node, analyse_statement(node), last))
+                order = (cell.index * 10_000 + position) * 100 + offset
+                flow = analyse_statement(node)
+                group.statements.append(_Stmt(cell.index, node, flow, last, order))
     return groups
 
 
@@ -313,6 +336,8 @@ def _without_imports(statement: cst.BaseStatement, imports: _Imports) -> list[cs
         return [statement]
     if not any(_is_import(small) for small in statement.body):
         return [_strip_semicolon(statement)]
+    if RUN in analyse_statement(statement).writes:
+        return [_strip_semicolon(statement)]  # hoisted, it would shadow the pipeline's run()
     kept: list[cst.BaseStatement] = []
     for small in statement.body:
         if _is_import(small):
@@ -352,6 +377,7 @@ def _module_level(groups: list[_Group], parameters: set[str]) -> list[_Stmt]:
     statements = [s for g in groups for s in g.statements]
     candidates = [s for s in statements if s.is_definition]
     step_bound = parameters | {n for s in statements if not s.is_definition for n in s.flow.writes}
+    step_bound.add(RUN)
     module_level = list(candidates)
     changed = True
     while changed:
@@ -365,6 +391,157 @@ def _module_level(groups: list[_Group], parameters: set[str]) -> list[_Stmt]:
     for group in groups:
         group.statements = [s for s in group.statements if s not in module_level]
     return module_level
+
+
+def _constants(groups: list[_Group], parameters: set[str]) -> list[_Stmt]:
+    """Take out of the steps the assignments that are module-level constants.
+
+    A name bound exactly once in the deploy cells, by `NAME = <immutable literal>` at a cell's
+    top level, that is no parameter and that a def or class reads (or that is written in
+    capitals, as constants are) is the same value for every call of run(): it moves to module
+    level, where functions kept at module level can read it.
+    """
+    statements = [s for g in groups for s in g.statements]
+    bindings: dict[str, int] = {}
+    for statement in statements:
+        for name in (*statement.flow.writes, *statement.flow.global_writes):
+            bindings[name] = bindings.get(name, 0) + 1
+    wanted = {n for s in statements if s.is_definition for n in _free_names(s)}
+    constants = []
+    for statement in statements:
+        constant = _constant_name(statement)
+        if (
+            constant is not None
+            and bindings.get(constant) == 1
+            and constant not in parameters
+            and (constant in wanted or constant.isupper())
+            and not any(constant in s.flow.mutates for s in statements)
+        ):
+            constants.append(statement)
+    for group in groups:
+        group.statements = [s for s in group.statements if s not in constants]
+    return constants
+
+
+def _constant_name(statement: _Stmt) -> str | None:
+    """The name of `NAME = <immutable literal>`, else None."""
+    node = statement.node
+    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+        return None
+    small = node.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target, value = small.targets[0].target, small.value
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        target, value = small.target, small.value
+    else:
+        return None
+    if not isinstance(target, cst.Name):
+        return None
+    try:
+        literal = ast.literal_eval(_EMPTY.code_for_node(value).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return target.value if _immutable(literal) else None
+
+
+def _free_names(statement: _Stmt) -> frozenset[str]:
+    assert isinstance(statement.node, cst.FunctionDef | cst.ClassDef)
+    return function_free_names(statement.node)
+
+
+def _place_closures(groups: list[_Group], parameters: set[str]) -> None:
+    """Move each def kept in a step to the step that binds the last of the names it reads.
+
+    A def inside a step is a closure: it sees that step's names when it is called. When a name
+    it reads is bound only by a later step, the def moves to the start of that step, so that it
+    sees the name as the notebook's def would. It cannot move past a step that uses it, and a
+    name rebound after the def can be seen does not fit a closure: both are refused.
+    """
+    for _ in range(sum(len(g.statements) for g in groups)):
+        move = _next_move(groups, parameters)
+        if move is None:
+            return
+        definition, source, target = move
+        groups[source].statements.remove(definition)
+        groups[target].statements.insert(0, definition)
+
+
+def _next_move(groups: list[_Group], parameters: set[str]) -> tuple[_Stmt, int, int] | None:
+    """The next def that must move to a later step, as (def, from step, to step).
+
+    A def kept in step S closes over S's names. If a name it reads is bound again in a later
+    step T before the def's last use, the def moves to the start of T, where it sees that
+    binding and, through T's inputs, every earlier value; that works only if nothing uses the
+    def before T.
+    """
+    for index, group in enumerate(groups):
+        for position, definition in enumerate(group.statements):
+            if not definition.is_definition:
+                continue
+            own = _def_name(definition.node)
+            uses = _use_steps(groups, index, position, own)
+            if not uses:
+                continue
+            free = _free_names(definition) - {own}
+            rebinds = {
+                g: name
+                for g in range(index + 1, max(uses) + 1)
+                for name in sorted(free)
+                if any(name in s.flow.writes for s in groups[g].statements)
+            }
+            if not rebinds:
+                continue
+            target = max(rebinds)
+            if min(uses) < target:
+                _refuse_move(definition, rebinds[target], groups, target, min(uses))
+            return definition, index, target
+    return None
+
+
+def _use_steps(groups: list[_Group], index: int, position: int, name: str) -> list[int]:
+    """The steps that read `name` after the statement at (index, position) binds it."""
+    steps = []
+    for g in range(index, len(groups)):
+        statements = groups[g].statements[position + 1 :] if g == index else groups[g].statements
+        if any(_uses(s, name) for s in statements):
+            steps.append(g)
+    return steps
+
+
+def _uses(statement: _Stmt, name: str) -> bool:
+    return name in statement.flow.reads or name in statement.flow.deferred
+
+
+def _refuse_move(definition: _Stmt, name: str, groups: list[_Group], target: int, use: int) -> None:
+    own = _def_name(definition.node)
+    binder = next(s.cell for s in groups[target].statements if name in s.flow.writes)
+    user = next(s.cell for s in groups[use].statements if _uses(s, own) and s is not definition)
+    raise NotebookError(
+        f"`{own}` (cell {definition.cell}) reads `{name}`, which cell {binder} binds again "
+        f"after cell {user} uses `{own}`; a lifted function cannot see both values: give the "
+        f"later value another name, or pass `{name}` to `{own}` as an argument",
+        cell=definition.cell,
+    )
+
+
+def _refuse_global_writes(
+    groups: list[_Group], definitions: list[_Stmt], constants: list[_Stmt], parameters: set[str]
+) -> None:
+    """A function that rebinds notebook state with `global` has no faithful translation."""
+    statements = [s for g in groups for s in g.statements]
+    state = parameters | {n for s in [*statements, *constants] for n in s.flow.writes}
+    for statement in [*statements, *definitions]:
+        others = [s for s in statements if s is not statement]
+        readers = {n: s.cell for s in reversed(others) for n in (*s.flow.reads, *s.flow.deferred)}
+        for name in sorted(statement.flow.global_writes & (state | set(readers))):
+            where = f"cell {readers[name]} reads it" if name in readers else "the cells bind it"
+            function = f"`{_def_name(statement.node)}`" if statement.is_definition else "a function"
+            raise NotebookError(
+                f"{function} (cell {statement.cell}) rebinds the notebook's `{name}` with "
+                f"`global`, and {where}; return the new value instead "
+                f"(`{name} = f({name})`) so the pipeline can pass it on",
+                cell=statement.cell,
+            )
 
 
 def _def_name(node: cst.BaseStatement) -> str:
@@ -403,17 +580,18 @@ def _steps(
     result: cst.BaseExpression | None,
     allocator: NameAllocator,
 ) -> tuple[Step, ...]:
-    flows = [sequence(s.flow for s in group.statements) for group in groups]
+    tail: list[_Stmt] = []
     if result is not None:
         result_line = cst.SimpleStatementLine(body=[cst.Expr(result)])
-        flows[-1] = flows[-1].then(analyse_statement(result_line))
+        tail = [_Stmt(0, result_line, analyse_statement(result_line))]
+    flows = [step_flow([*g.statements, *(tail if g is groups[-1] else [])]) for g in groups]
     outputs = _outputs(groups, flows, tests)
     names = _step_names(groups, allocator)
     steps: list[Step] = []
     available = {p.name for p in parameters}
     for index, (group, flow) in enumerate(zip(groups, flows, strict=True)):
         through = [n for n in flow.writes if n in outputs[index] and n not in flow.must]
-        wanted = [*flow.reads, *through, *_deferred_order(flow)]
+        wanted = [*flow.reads, *through]
         params = tuple(dict.fromkeys(n for n in wanted if n in available))
         available |= set(flow.writes)
         is_last = index == len(groups) - 1
@@ -436,8 +614,32 @@ def _steps(
     return tuple(steps)
 
 
-def _deferred_order(flow: Flow) -> list[str]:
-    return sorted(flow.deferred - set(flow.reads))
+def step_flow(statements: Sequence[_Stmt]) -> Flow:
+    """The flow of a step, with each def's call-time reads charged where it is first used.
+
+    A def reads its free names when it is called, not when it is defined: charging them at its
+    first use in the step (or at the step's end, when it escapes to later steps) keeps names
+    that the step binds before that use from becoming inputs.
+    """
+    pending: dict[str, frozenset[str]] = {}
+    flows: list[Flow] = []
+    for statement in statements:
+        flow = statement.flow
+        used = [n for n in pending if n in flow.reads or n in flow.deferred]
+        charged = {name for n in used for name in pending.pop(n)}
+        if charged:
+            flows.append(Flow(reads=tuple(sorted(charged))))
+        if statement.is_definition:
+            own = _def_name(statement.node)
+            pending[own] = flow.deferred - {own}
+            flows.append(replace(flow, deferred=frozenset()))
+        else:
+            flows.append(
+                Flow(reads=tuple(sorted(flow.deferred))).then(replace(flow, deferred=frozenset()))
+            )
+    if pending:
+        flows.append(Flow(reads=tuple(sorted(set().union(*pending.values())))))
+    return sequence(flows)
 
 
 def _outputs(
@@ -460,7 +662,7 @@ def _outputs(
         flow = flows[index]
         outputs[index] = [n for n in flow.writes if n in live]
         through = {n for n in live if n in flow.writes and n not in flow.must}
-        live = (live - flow.must) | set(flow.reads) | flow.deferred | through
+        live = (live - flow.must) | set(flow.reads) | through
     return outputs
 
 
@@ -540,20 +742,18 @@ def _test_cells(
 
 def _check_names(
     selection: Selection,
-    groups: Sequence[_Group],
-    definitions: Sequence[_Stmt],
+    statements: Sequence[_Stmt],
     parameters: Sequence[Parameter],
     module_names: set[str],
+    star: Sequence[str],
 ) -> list[Diagnostic]:
     """Undefined names are errors (or star-import guesses); hidden state is a warning."""
     bound = module_names | {p.name for p in parameters}
-    bound |= {n for g in groups for s in g.statements for n in s.flow.writes}
+    bound |= {n for s in statements for n in s.flow.writes}
     readers: dict[str, int] = {}
-    star: list[str] = []
-    for statement in [*definitions, *(s for g in groups for s in g.statements)]:
+    for statement in statements:
         for name in (*statement.flow.reads, *sorted(statement.flow.deferred)):
             readers.setdefault(name, statement.cell)
-        star.extend(statement.flow.star_imports)
     unknown = {n: c for n, c in readers.items() if n not in bound and n not in BUILTINS | _DUNDERS}
     notes: list[Diagnostic] = []
     if unknown and star:

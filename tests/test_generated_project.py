@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nb2prod.build import Status
 
-from conftest import ROOT, build
+from conftest import FIXTURES, ROOT, build
 
 EXAMPLE = ROOT / "examples" / "churn_deploy.ipynb"
 
@@ -27,6 +29,26 @@ def test_generated_tests_pass_under_pytest(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout
+
+
+WORKING = sorted(
+    p.name
+    for p in FIXTURES.iterdir()
+    if (p / "input.ipynb").exists() and not (p / "expected_error.txt").exists()
+)
+
+
+@pytest.mark.parametrize("case", WORKING)
+def test_fixture_tests_pass_under_pytest(case: str, tmp_path: Path) -> None:
+    assert build(FIXTURES / case / "input.ipynb", tmp_path, name=case).status is Status.WRITTEN
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=tmp_path / case,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_module_runs_as_a_command(tmp_path: Path) -> None:
