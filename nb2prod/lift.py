@@ -584,7 +584,9 @@ def _steps(
     if result is not None:
         result_line = cst.SimpleStatementLine(body=[cst.Expr(result)])
         tail = [_Stmt(0, result_line, analyse_statement(result_line))]
-    flows = [step_flow([*g.statements, *(tail if g is groups[-1] else [])]) for g in groups]
+    bodies = [[*g.statements, *(tail if g is groups[-1] else [])] for g in groups]
+    read_later = _read_later(groups, bodies, tests)
+    flows = [step_flow(body, later) for body, later in zip(bodies, read_later, strict=True)]
     outputs = _outputs(groups, flows, tests)
     names = _step_names(groups, allocator)
     steps: list[Step] = []
@@ -614,11 +616,29 @@ def _steps(
     return tuple(steps)
 
 
-def step_flow(statements: Sequence[_Stmt]) -> Flow:
+def _read_later(
+    groups: Sequence[_Group], bodies: Sequence[Sequence[_Stmt]], tests: Sequence[CodeCell]
+) -> list[set[str]]:
+    """For each step, the names that later steps or later test cells read."""
+    test_reads = [(t.index, _bound_by_reads(t)) for t in tests]
+    later: list[set[str]] = []
+    for index, group in enumerate(groups):
+        names = {n for body in bodies[index + 1 :] for s in body for n in _names_read(s)}
+        last_cell = group.cells[-1].index
+        names |= {n for cell, reads in test_reads if cell > last_cell for n in reads}
+        later.append(names)
+    return later
+
+
+def _names_read(statement: _Stmt) -> set[str]:
+    return set(statement.flow.reads) | statement.flow.deferred
+
+
+def step_flow(statements: Sequence[_Stmt], read_later: set[str]) -> Flow:
     """The flow of a step, with each def's call-time reads charged where it is first used.
 
     A def reads its free names when it is called, not when it is defined: charging them at its
-    first use in the step (or at the step's end, when it escapes to later steps) keeps names
+    first use in the step, or at the step's end when a later step reads the def, keeps names
     that the step binds before that use from becoming inputs.
     """
     pending: dict[str, frozenset[str]] = {}
@@ -637,8 +657,9 @@ def step_flow(statements: Sequence[_Stmt]) -> Flow:
             flows.append(
                 Flow(reads=tuple(sorted(flow.deferred))).then(replace(flow, deferred=frozenset()))
             )
-    if pending:
-        flows.append(Flow(reads=tuple(sorted(set().union(*pending.values())))))
+    escaping = [names for name, names in pending.items() if name in read_later]
+    if escaping:
+        flows.append(Flow(reads=tuple(sorted(set().union(*escaping)))))
     return sequence(flows)
 
 
