@@ -11,9 +11,7 @@ import pytest
 
 from nb2prod.build import Status
 
-from conftest import FIXTURES, ROOT, build
-
-CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.ipynb").exists())
+from conftest import CASES, FIXTURES, ROOT, build
 
 
 def test_there_are_golden_cases() -> None:
