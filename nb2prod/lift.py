@@ -48,6 +48,7 @@ class Parameter:
     cell: int
     value: object = None
     literal: bool = False
+    path_type: str | None = None  # `Path` or `pathlib.Path` when the default is a path
 
     @property
     def inline(self) -> bool:
@@ -226,11 +227,24 @@ def _parameter(name: str, value: cst.BaseExpression, cell: int) -> Parameter:
     try:
         literal = ast.literal_eval(code.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return Parameter(name, code.strip(), cell)
+        return Parameter(name, code.strip(), cell, path_type=_path_type(value))
     return Parameter(name, code.strip(), cell, value=literal, literal=True)
 
 
 # --- the result ----------------------------------------------------------------------------
+
+
+def _path_type(value: cst.BaseExpression) -> str | None:
+    """`Path` for `Path(...)`, `pathlib.Path` for `pathlib.Path(...)`: a data location."""
+    if not isinstance(value, cst.Call):
+        return None
+    function = value.func
+    name = function.attr.value if isinstance(function, cst.Attribute) else None
+    if isinstance(function, cst.Name):
+        name = function.value
+    if name not in {"Path", "PurePath", "PosixPath", "WindowsPath"}:
+        return None
+    return _EMPTY.code_for_node(function)
 
 
 def _take_result(last: CodeCell, groups: list[StepCells]) -> tuple[int, cst.BaseExpression | None]:
