@@ -109,7 +109,7 @@ def _check_cell(cell: object, index: int, kinds: frozenset[str], source: str) ->
     if not isinstance(cell, dict):
         raise NotebookError(f"is {describe(cell)}, expected a cell object; {_FIX}", cell=index)
     kind = cell.get("cell_type")
-    if kind not in kinds:
+    if not isinstance(kind, str) or kind not in kinds:
         shown = f"{kind!r}" if isinstance(kind, str) else describe(kind)
         listed = ", ".join(sorted(kinds))
         missing = "has no 'cell_type'" if "cell_type" not in cell else f"has cell_type {shown}"
