@@ -263,9 +263,10 @@ def write_package(files: dict[str, str], dest: Path, changes: Changes) -> None:
             _real_folders(staging, target.parent)
             target.unlink(missing_ok=True)  # never write through a hard or symbolic link
             target.write_text(files[rel], encoding="utf-8")
-        if dest.exists() or dest.is_symlink():
-            dest.rename(retired)
-        staging.rename(dest)
+        if not _exchange(staging, dest):
+            if dest.exists() or dest.is_symlink():
+                dest.rename(retired)
+            staging.rename(dest)
     except BaseException as exc:  # whatever stops the build, the previous output stays
         _discard(staging)
         if retired.exists() and not dest.exists():
@@ -274,6 +275,27 @@ def write_package(files: dict[str, str], dest: Path, changes: Changes) -> None:
             raise
         raise NotebookError(f"could not write {dest.as_posix()}: {exc.strerror or exc}") from None
     _discard(retired)
+    _discard(staging)  # after an exchange, the previous package
+
+
+def _exchange(new: Path, old: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2), so `old` never goes missing.
+
+    False where the system cannot, and the caller falls back to two renames; a crash between
+    them leaves the previous package as a retired folder that `recover` puts back.
+    """
+    if not (old.is_dir() and not old.is_symlink()):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, bytes(new), at_fdcwd, bytes(old), rename_exchange)
+    return bool(done == 0)
 
 
 def _real_folders(root: Path, folder: Path) -> None:
