@@ -325,3 +325,25 @@ def test_refusal_writes_nothing_at_all(tmp_path: Path, built: tuple[Path, Path])
     )
     assert snapshot(package) == before
     assert leftovers(tmp_path / "out") == []
+
+
+def test_readme_drift_check_example_is_what_check_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's `--check` listing, reproduced: a deleted, a stale and a hand-edited file."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Ownership and the drift check") :]
+    block = section[section.index("```console\n$ ") + len("```console\n$ ") :]
+    command, *expected = block[: block.index("```")].strip().splitlines()
+    monkeypatch.chdir(tmp_path)
+    notebook(tmp_path / "notebooks")
+    assert invoke("build", "notebooks/churn_deploy.ipynb")[0] == 0
+    package = tmp_path / "build" / PACKAGE
+    (package / "tests" / f"test_{PACKAGE}.py").unlink()
+    init = package / PACKAGE / "__init__.py"
+    init.write_text(init.read_text() + "# tweak\n")
+    notebook(tmp_path / "notebooks", n=9)
+    program, *args = command.split()
+    assert program == "nb2prod"
+    code, out, err = invoke(*args)
+    assert (code, out, err.splitlines()) == (1, "", expected)
