@@ -37,6 +37,9 @@ def read_notebook(path: Path) -> Notebook:
     """Read `path` as a notebook, raising NotebookError with a fix for anything wrong."""
     if path.is_dir():
         raise NotebookError("is a folder, not a notebook file; name an .ipynb file")
+    if path.exists() and not path.is_file():
+        # a FIFO would block the build and /dev/zero would fill memory: never opened
+        raise NotebookError("is not a regular file (a pipe or a device); name an .ipynb file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:

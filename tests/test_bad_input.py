@@ -252,6 +252,13 @@ def _as_nobody(folder: Path, notebook: str) -> tuple[int, str]:
     return int(code), err
 
 
+def test_pipes_and_devices_are_never_opened(project: Path) -> None:
+    os.mkfifo(project / "pipe_deploy.ipynb")  # reading it would block forever
+    assert_refused(project, "pipe_deploy.ipynb", "is not a regular file (a pipe or a device)")
+    (project / "zero_deploy.ipynb").symlink_to("/dev/zero")  # reading it would fill memory
+    assert_refused(project, "zero_deploy.ipynb", "is not a regular file (a pipe or a device)")
+
+
 def test_out_naming_a_file(project: Path) -> None:
     (project / "nb_deploy.ipynb").write_text(json.dumps(GOOD))
     (project / "out.txt").write_text("keep me")
