@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from nb2prod.errors import NotebookError
 from nb2prod.structure import check_structure
 
 SUPPORTED_MAJOR = (3, 4)
+_IMPORT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,9 @@ def _json(text: str) -> object:
 
 def _validated(raw: dict[str, Any]) -> dict[str, Any]:
     """Upgrade to nbformat 4 and validate, turning nbformat's exceptions into NotebookError."""
-    import nbformat
-    from nbformat.validator import normalize
+    with _IMPORT_LOCK:  # imported lazily; threads reading at once must not see it half-made
+        import nbformat
+        from nbformat.validator import normalize
 
     major = raw.get("nbformat")
     if not isinstance(major, int) or isinstance(major, bool):
