@@ -358,3 +358,24 @@ def test_generated_api_tests_pass_under_pytest(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "8 passed" in done.stdout and "skipped" not in done.stdout, done.stdout
+
+
+def test_defaults_without_a_json_form(tmp_path: Path) -> None:
+    """Left out, such parameters take run()'s own default; the docs still render."""
+    cells = [
+        "parameters: token = b'abc'\nhuge = 1e999\npairs = {(1, 2): 'a'}",
+        "deploy: (token, huge, pairs)",
+    ]
+    for api in serve(tmp_path, cells, "odd_defaults"):
+        client = TestClient(api.app)
+        answer = client.post("/run").json()
+        fields = client.get("/openapi.json").json()["components"]["schemas"]["Parameters"]
+        given = client.post("/run", json={"huge": 2.5, "token": "x"}).json()
+    assert answer == ["b'abc'", None, {"(1, 2)": "a"}]
+    assert {name: field.get("default") for name, field in fields["properties"].items()} == {
+        "token": None,
+        "huge": None,
+        "pairs": None,
+    }
+    assert "b'abc', as in the notebook" in fields["properties"]["token"]["description"]
+    assert given[:2] == ["x", 2.5]

@@ -193,24 +193,34 @@ def _field(field: ApiField) -> str:
 
 
 def _default_arguments(parameter: Parameter) -> Iterable[str]:
-    """Literal defaults as in the notebook (mutable ones made afresh per request); else None."""
+    """The default the docs show: the notebook's literal (mutable ones made afresh), else None.
+
+    Fields left out of a request are not passed to run(), which applies its own default; so a
+    computed default, or one JSON cannot show (`b"x"`, `1e999`), stands as None here.
+    """
+    if not _has_json_default(parameter):
+        return ["None"]
     if parameter.inline:
         return [parameter.default]
-    if not parameter.literal:
-        return ["None"]  # run() computes the notebook's default when it is given None
-    arguments = [f"default_factory=lambda: {parameter.default}"]
     default = json_default(parameter)
-    if default is not None:
-        arguments.append(f'json_schema_extra={{"default": {default!r}}}')
-    return arguments
+    return [
+        f"default_factory=lambda: {parameter.default}",
+        f'json_schema_extra={{"default": {default!r}}}',
+    ]
+
+
+def _has_json_default(parameter: Parameter) -> bool:
+    return parameter.literal and (parameter.value is None or json_default(parameter) is not None)
 
 
 def _description(parameter: Parameter) -> str:
     where = f"From notebook cell {parameter.cell}."
-    if parameter.literal:
+    if _has_json_default(parameter):
         return where
-    computed = one_line(parameter.default, 80)
-    return f"{where} When left out, computed as the notebook does: {computed}"
+    default = one_line(parameter.default, 80)
+    if parameter.literal:
+        return f"{where} When left out: {default}, as in the notebook."
+    return f"{where} When left out, computed as the notebook does: {default}"
 
 
 FROM_ARRAY = '''
@@ -231,9 +241,11 @@ async def run_pipeline(
     parameters: Annotated[Parameters, Body(default_factory=Parameters)],
 ) -> Any:
     """Run the pipeline with the parameters given and return its result as JSON."""
+    # Only the fields given: run() applies the notebook's defaults to the others.
+    given = parameters.model_dump(by_alias=True, exclude_unset=True)
     try:
         # A worker thread, so that the server keeps answering while run() works.
-        result = await run_in_threadpool(run, **parameters.model_dump(by_alias=True))
+        result = await run_in_threadpool(run, **given)
         return JSONResponse(json_value(result))
     except Exception as exc:
         logger.exception("run() failed with %s", parameters)
