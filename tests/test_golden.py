@@ -14,9 +14,7 @@ import pytest
 
 from nb2prod.build import Status
 
-from conftest import FIXTURES, ROOT, build
-
-CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.ipynb").exists())
+from conftest import CASES, FIXTURES, ROOT, build
 
 
 @pytest.fixture
