@@ -6,8 +6,6 @@ import asyncio
 import importlib
 import logging
 import math
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,7 +23,7 @@ from nb2prod.cli import app as cli_app
 from nb2prod.emit.api import api_fields, field_type, json_default
 from nb2prod.lift import Parameter
 
-from conftest import FIXTURES, ROOT, build, load_package
+from conftest import FIXTURES, ROOT, build, load_package, run_generated_tests
 from notebooks import write_notebook
 
 QUOTE = FIXTURES / "api_service" / "input.ipynb"
@@ -349,13 +347,7 @@ def test_numpy_and_pandas_results_over_http(tmp_path: Path) -> None:
 
 def test_generated_api_tests_pass_under_pytest(tmp_path: Path) -> None:
     assert build(EXAMPLE, tmp_path, api=True).status is Status.WRITTEN
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"],
-        cwd=tmp_path / "churn_deploy",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_generated_tests(tmp_path / "churn_deploy")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "8 passed" in done.stdout and "skipped" not in done.stdout, done.stdout
 
