@@ -34,7 +34,17 @@ def render(plan: Plan, target: Target) -> str:
         _smoke_test(plan),
         _state_fixture(plan) if plan.tests else "",
         *(_test_cell(test, plan) for test in plan.tests),
+        _api_tests(plan, target),
     )
+
+
+def _api_tests(plan: Plan, target: Target) -> str:
+    """With --api, the tests of the web API."""
+    if not target.api:
+        return ""
+    from nb2prod.emit import api_tests
+
+    return api_tests.render(plan, target)
 
 
 def _default_names(plan: Plan) -> list[str]:
