@@ -68,9 +68,7 @@ def test_equal(left: Any, right: Any, tolerance: float) -> None:
             "result[1, 1]: np.int64(4) != np.int64(5) (1 of 4 elements differ)",
             id="array element",
         ),
-        pytest.param(
-            np.zeros(3), np.zeros(4), 0.0, "result: shape (3,) != (4,)", id="array shape"
-        ),
+        pytest.param(np.zeros(3), np.zeros(4), 0.0, "result: shape (3,) != (4,)", id="array shape"),
         pytest.param(np.array([NAN]), np.array([0.0]), 0.0, "result[0]: ", id="NaN is not 0"),
         pytest.param(
             pd.DataFrame({"x": [1, 2]}),

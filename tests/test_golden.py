@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import ast
+import json
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import black
@@ -11,9 +14,17 @@ import pytest
 
 from nb2prod.build import Status
 
-from conftest import FIXTURES, ROOT, build
+from conftest import CASES, FIXTURES, ROOT, WORKING_CASES, build
 
-CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.ipynb").exists())
+
+@pytest.fixture
+def golden_out() -> Iterator[Path]:
+    """An output folder at a fixed depth under the project, so that the generated tests' path
+    back to the notebook is the same in every checkout and on every machine."""
+    (ROOT / "build").mkdir(exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix="golden-", dir=ROOT / "build"))
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def test_there_are_golden_cases() -> None:
@@ -22,14 +33,14 @@ def test_there_are_golden_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden(
-    case: str, tmp_path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch
+    case: str, golden_out: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(ROOT)
     folder = FIXTURES / case
     notebook = (folder / "input.ipynb").relative_to(ROOT)
-    result = build(notebook, tmp_path, name=case)
+    result = build(notebook, golden_out, name=case, **options(folder))
     messages = "".join(line + "\n" for line in result.messages)
-    produced = tmp_path / case
+    produced = golden_out / case
     if update_golden:
         _update(folder, result.status, messages, produced)
     expected_error = folder / "expected_error.txt"
@@ -52,22 +63,27 @@ def test_golden(
         assert (produced / rel).read_text() == (expected / rel).read_text(), rel
 
 
-@pytest.mark.parametrize(
-    "case", [c for c in CASES if not (FIXTURES / c / "expected_error.txt").exists()]
-)
+@pytest.mark.parametrize("case", WORKING_CASES)
 def test_output_checks_itself(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every generated file parses, is stable under black, and a rebuild changes nothing."""
     monkeypatch.chdir(ROOT)
     notebook = (FIXTURES / case / "input.ipynb").relative_to(ROOT)
-    assert build(notebook, tmp_path, name=case).status is Status.WRITTEN
+    settings = options(FIXTURES / case)
+    assert build(notebook, tmp_path, name=case, **settings).status is Status.WRITTEN
     for path in (tmp_path / case).rglob("*.py"):
         text = path.read_text()
         ast.parse(text)
         assert black.format_str(text, mode=black.Mode()) == text, path
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / case).rglob("*") if p.is_file()}
-    assert build(notebook, tmp_path, name=case).status is Status.UNCHANGED
+    assert build(notebook, tmp_path, name=case, **settings).status is Status.UNCHANGED
     after = {p: p.stat().st_mtime_ns for p in (tmp_path / case).rglob("*") if p.is_file()}
     assert before == after
+
+
+def options(folder: Path) -> dict[str, object]:
+    """A case's build options (`{"api": true}`) from its optional options.json."""
+    path = folder / "options.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _update(folder: Path, status: Status, messages: str, produced: Path) -> None:
