@@ -73,17 +73,21 @@ def parse_override(text: str) -> tuple[str, Any]:
 def verify_notebook(path: Path, config: Config) -> VerifyResult:
     """Build `path` into a temporary folder, run both sides, and compare; never raises for input."""
     warnings: list[Diagnostic] = []
+    report: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="nb2prod-verify-") as tmp:
-            ok, report = _verify(path, config, Path(tmp), warnings)
+            ok = _verify(path, config, Path(tmp), warnings, report)
     except NotebookError as exc:
-        return VerifyResult(path, False, messages=_render(path, [*warnings, exc.diagnostic]))
-    return VerifyResult(path, ok, report, _render(path, warnings))
+        # What was verified before the failure (the deploy run, when --whole fails) still stands.
+        messages = _render(path, [*warnings, exc.diagnostic])
+        return VerifyResult(path, False, tuple(report), messages)
+    return VerifyResult(path, ok, tuple(report), _render(path, warnings))
 
 
 def _verify(
-    path: Path, config: Config, tmp: Path, warnings: list[Diagnostic]
-) -> tuple[bool, tuple[str, ...]]:
+    path: Path, config: Config, tmp: Path, warnings: list[Diagnostic], report: list[str]
+) -> bool:
+    """Run and compare, adding the verdicts to `report`; whether every comparison agreed."""
     subject = _subject(path, config, tmp, warnings)
     _check_overrides(subject)
     project = _build(path, config, tmp)
@@ -91,14 +95,19 @@ def _verify(
     pipeline_value = _run_pipeline(project, config, path.parent, tmp / "run")
     where = f"{path.as_posix()}: cell {_result_cell(subject)}"
     found = _compare(notebook_value, pipeline_value, config, project.name)
-    ok = not found
-    report = [_verdict(where, found, subject.kernel), *(f"  {line}" for line in found)]
-    if config.whole:
+    report += [_verdict(where, found, subject.kernel), *(f"  {line}" for line in found)]
+    if not config.whole:
+        return not found
+    try:
         whole_value = _run_in_kernel(subject, config, _whole_cells(subject), tmp / "whole")
-        found = _compare(whole_value, pipeline_value, config, project.name)
-        ok = ok and not found
-        report += [_whole_verdict(path, found, warnings), *(f"  {line}" for line in found)]
-    return ok, tuple(report)
+    except NotebookError as exc:
+        diagnostic = exc.diagnostic
+        raise NotebookError(
+            f"running every cell (--whole): {diagnostic.message}", diagnostic.cell, diagnostic.line
+        ) from None
+    whole_found = _compare(whole_value, pipeline_value, config, project.name)
+    report += [_whole_verdict(path, whole_found, warnings), *(f"  {x}" for x in whole_found)]
+    return not found and not whole_found
 
 
 def _subject(path: Path, config: Config, tmp: Path, warnings: list[Diagnostic]) -> _Subject:
@@ -111,14 +120,20 @@ def _subject(path: Path, config: Config, tmp: Path, warnings: list[Diagnostic]) 
 
 
 def _check_overrides(subject: _Subject) -> None:
+    """Every `-p NAME` must be a name the parameters cell binds."""
     known = [p.name for p in subject.plan.parameters]
+    cells = subject.selection.with_role(Role.PARAMETERS)
     for name, _ in subject.overrides:
-        if name not in known:
-            cells = subject.selection.with_role(Role.PARAMETERS)
-            binds = f"it binds {', '.join(known)}" if known else "there is none"
+        if not cells:
             raise NotebookError(
-                f"-p {name}: the parameters cell binds no `{name}` ({binds}); use one of its names",
-                cell=cells[0].index if cells else None,
+                f"-p {name}: the notebook has no parameters cell; tag the cell that sets "
+                "its parameters `parameters`"
+            )
+        if name not in known:
+            raise NotebookError(
+                f"-p {name}: the parameters cell binds no `{name}` (it binds "
+                f"{', '.join(known) or 'nothing'}); use one of its names",
+                cell=cells[0].index,
             )
 
 

@@ -115,6 +115,24 @@ def test_hidden_state_is_named_and_whole_shows_the_difference(
     ]
 
 
+def test_a_failing_whole_run_keeps_the_deploy_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_notebook(
+        tmp_path / "explore.ipynb", ["deploy: x = 2", "import not_installed", "deploy: x"]
+    )
+    code, out, err = verify(tmp_path, monkeypatch, "explore.ipynb", "--whole")
+    assert code == 1
+    assert out.splitlines() == [
+        "explore.ipynb: cell 3: verified: run() equals the notebook's result in the python3 kernel"
+    ]
+    assert err.splitlines() == [
+        "explore.ipynb: cell 2: running every cell (--whole): raised ModuleNotFoundError: No "
+        "module named 'not_installed' in the python3 kernel; fix the notebook so that it runs "
+        "from the top"
+    ]
+
+
 @pytest.mark.parametrize(
     ("cells", "options", "expected"),
     [
@@ -153,6 +171,13 @@ def test_hidden_state_is_named_and_whole_shows_the_difference(
             "run.ipynb: cell 1: -p m: the parameters cell binds no `m` (it binds n); use one of "
             "its names",
             id="an unknown parameter",
+        ),
+        pytest.param(
+            ["deploy: n = 1"],
+            ["-p", "n=2"],
+            "run.ipynb: -p n: the notebook has no parameters cell; tag the cell that sets its "
+            "parameters `parameters`",
+            id="a parameter without a parameters cell",
         ),
     ],
 )
@@ -193,3 +218,17 @@ def test_build_errors_come_out_as_they_do_for_build(
         "bad.ipynb: cell 1, line 1: syntax error: invalid syntax; fix the cell so that it runs "
         "in Jupyter"
     ]
+
+
+def test_the_readme_example_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example notebook's pipeline equals its cells, with parameters overridden."""
+    from conftest import ROOT
+
+    code, out, err = verify(
+        ROOT, monkeypatch, "examples/churn_deploy.ipynb", "-p", "n_customers=50", "-p", "seed=1"
+    )
+    assert (code, err) == (0, "")
+    assert out == (
+        "examples/churn_deploy.ipynb: cell 16: verified: run() equals the notebook's result in "
+        "the python3 kernel\n"
+    )
