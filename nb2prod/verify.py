@@ -88,7 +88,7 @@ def _verify(
     path: Path, config: Config, tmp: Path, warnings: list[Diagnostic], report: list[str]
 ) -> bool:
     """Run and compare, adding the verdicts to `report`; whether every comparison agreed."""
-    subject = _subject(path, config, tmp, warnings)
+    subject = _subject(path, config, warnings)
     _check_overrides(subject)
     project = _build(path, config, tmp)
     notebook_value = _run_in_kernel(subject, config, _deploy_cells(subject), tmp / "cells")
@@ -110,7 +110,8 @@ def _verify(
     return not found and not whole_found
 
 
-def _subject(path: Path, config: Config, tmp: Path, warnings: list[Diagnostic]) -> _Subject:
+def _subject(path: Path, config: Config, warnings: list[Diagnostic]) -> _Subject:
+    """Read, select and lift the notebook; the build's warnings go to `warnings`."""
     notebook = read_notebook(path)
     selection = select(notebook)
     plan = lift(selection)
@@ -201,8 +202,12 @@ def _capture_source(tmp: Path) -> str:
         "    import pickle\n"
         "    new = [key for key in Out if key not in shown]\n"
         "    value = Out[max(new)] if new else None\n"
+        "    try:\n"
+        "        text = repr(value)\n"
+        "    except Exception as exc:\n"
+        "        text = f'<{type(value).__name__} whose repr raised {exc!r}>'\n"
         f"    with open({literal(str(tmp / 'value.txt'))}, 'w', encoding='utf-8') as out:\n"
-        "        out.write(repr(value))\n"
+        "        out.write(text)\n"
         "    try:\n"
         "        data = pickle.dumps(value)\n"
         "    except Exception:\n"
@@ -226,8 +231,12 @@ pipeline = importlib.import_module(package + ".pipeline")
 with open(folder + "/params.pickle", "rb") as f:
     params = pickle.load(f)
 value = pipeline.run(**params)
+try:
+    text = repr(value)
+except Exception as exc:
+    text = f"<{type(value).__name__} whose repr raised {exc!r}>"
 with open(folder + "/value.txt", "w", encoding="utf-8") as f:
-    f.write(repr(value))
+    f.write(text)
 try:
     data = pickle.dumps(value)
 except Exception:

@@ -158,6 +158,13 @@ def test_a_failing_whole_run_keeps_the_deploy_verdict(
             id="an exception in a cell",
         ),
         pytest.param(
+            ["deploy: x = 1", "deploy: import __main__\n__main__.x"],
+            [],
+            "run.ipynb: the generated run() failed where the notebook's cells ran: "
+            "AttributeError: module '__main__' has no attribute 'x'",
+            id="run() fails where the kernel did not",
+        ),
+        pytest.param(
             ["deploy: x = 1"],
             ["--kernel", "no-such-kernel"],
             "run.ipynb: kernel `no-such-kernel` is not installed; install it (`python -m ipykernel "
