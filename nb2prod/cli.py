@@ -90,7 +90,7 @@ def verify(
         float, typer.Option(min=1, help="Seconds each cell, and run(), may take.")
     ] = 600.0,
     kernel: Annotated[
-        str | None, typer.Option(help="Kernel to run in [default: the notebook's, else python3].")
+        str | None, typer.Option(help="Kernel to run in (default: the notebook's, else python3).")
     ] = None,
     whole: Annotated[
         bool, typer.Option("--whole", help="Also run every cell and compare that result.")
