@@ -6,9 +6,14 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nb2prod.config import Config
 from nb2prod.errors import Diagnostic, NotebookError
+
+if TYPE_CHECKING:
+    from nb2prod.cache import Cache
+    from nb2prod.emit import Target
 
 
 class Status(Enum):
@@ -48,18 +53,10 @@ def build_notebook(path: Path, config: Config) -> BuildResult:
 
 def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[dict[str, str], Path]:
     """The package's files with their headers, and the folder they belong in."""
-    from nb2prod.cells import select
-    from nb2prod.emit import Target, emit_package
-    from nb2prod.formatting import format_files
-    from nb2prod.lift import lift
+    from nb2prod.cache import decode_result, encode_result, key, open_cache
+    from nb2prod.emit import Target
     from nb2prod.naming import package_name
-    from nb2prod.reader import read_notebook
-    from nb2prod.writer import with_header
 
-    notebook = read_notebook(path)
-    selection = select(notebook)
-    plan = lift(selection)
-    warnings.extend(plan.warnings)
     package = config.name or package_name(path.stem)
     dest = config.out / package
     source = _relative(path, config.root)
@@ -69,8 +66,42 @@ def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[di
         notebook_dir_from_tests=_relative(path.parent, dest / "tests"),
         api=config.api,
     )
-    files = format_files(emit_package(plan, target))
-    return {rel: with_header(text, source) for rel, text in files.items()}, dest
+    cache = open_cache(config.cache_dir, enabled=config.cache)
+    # The whole result is kept by the notebook's bytes and the target: a rebuild of an
+    # unchanged notebook skips every stage.
+    entry = key("build", _read_bytes(path), repr(target))
+    found = decode_result(cache.get("build", entry) or b"null")
+    if found is not None:
+        warnings.extend(found[1])
+        return found[0], dest
+    files = _files(path, target, cache, warnings)
+    cache.put("build", entry, encode_result(files, warnings))
+    return files, dest
+
+
+def _files(path: Path, target: Target, cache: Cache, warnings: list[Diagnostic]) -> dict[str, str]:
+    """Read, select, lift, emit, format and add the headers."""
+    from nb2prod.cells import select
+    from nb2prod.emit import emit_package
+    from nb2prod.formatting import format_files
+    from nb2prod.lift import lift
+    from nb2prod.reader import read_notebook
+    from nb2prod.writer import with_header
+
+    notebook = read_notebook(path)
+    selection = select(notebook)
+    plan = lift(selection)
+    warnings.extend(plan.warnings)
+    files = format_files(emit_package(plan, target), cache=cache)
+    return {rel: with_header(text, target.source) for rel, text in files.items()}
+
+
+def _read_bytes(path: Path) -> str:
+    """The notebook's bytes as text for a cache key; '' when unreadable (reading reports it)."""
+    try:
+        return path.read_bytes().decode("utf-8", "surrogateescape")
+    except OSError:
+        return ""
 
 
 def _deliver(

@@ -16,3 +16,5 @@ class Config:
     force: bool = False
     api: bool = False
     root: Path = field(default_factory=Path.cwd)
+    cache: bool = True  # reuse results of earlier builds from the cache folder
+    cache_dir: Path | None = None  # None: NB2PROD_CACHE_DIR, else the user's cache folder

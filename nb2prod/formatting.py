@@ -1,23 +1,40 @@
-"""Format generated Python with black and check that it parses (the only black import)."""
+"""Format generated Python with black and check that it parses (the only black import).
+
+Black's cost grows faster than the size of the code, so a large module is cut into sections at
+its top-level functions and classes, each section is formatted on its own (the two cores share
+the work when there is enough of it, and a cache keeps each section's result between builds),
+and the sections are joined with the two blank lines black puts around top-level definitions.
+"""
 
 from __future__ import annotations
 
 import ast
+import itertools
+import os
+from collections.abc import Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.context import BaseContext
 
+from nb2prod.cache import Cache, NoCache, key
 from nb2prod.errors import NotebookError
 
+LINE_LENGTH = 88
+SECTION_MIN_LINES = 200  # below this, one call to black is as fast as sections
+PARALLEL_MIN_LINES = 4000  # below this, starting a worker costs more than it saves
 
-def format_python(source: str, *, check_stable: bool = False) -> str:
+
+def format_python(source: str, *, check_stable: bool = False, cache: Cache | None = None) -> str:
     """black-format generated code; raise NotebookError if nb2prod generated invalid code."""
-    import black
-
-    mode = black.Mode(line_length=88)
+    sections = split_sections(source) if source.count("\n") >= SECTION_MIN_LINES else None
     try:
-        formatted = black.format_str(source, mode=mode)
+        if sections is None:
+            formatted = _black(source)
+        else:
+            formatted = join_sections(format_sections(sections, cache or NoCache()))
         ast.parse(formatted)
-        if check_stable and black.format_str(formatted, mode=mode) != formatted:
+        if check_stable and _black(formatted) != formatted:
             raise ValueError("formatting it twice changed it")
-    except (black.parsing.InvalidInput, SyntaxError, ValueError) as exc:
+    except (SyntaxError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NotebookError(
             f"nb2prod generated code it cannot format ({first}); this is a bug in nb2prod, "
@@ -26,9 +43,138 @@ def format_python(source: str, *, check_stable: bool = False) -> str:
     return formatted
 
 
-def format_files(files: dict[str, str], *, check_stable: bool = False) -> dict[str, str]:
+def format_files(
+    files: dict[str, str], *, check_stable: bool = False, cache: Cache | None = None
+) -> dict[str, str]:
     """Every `.py` file formatted; other files as they are."""
     return {
-        path: format_python(text, check_stable=check_stable) if path.endswith(".py") else text
+        path: format_python(text, check_stable=check_stable, cache=cache)
+        if path.endswith(".py")
+        else text
         for path, text in files.items()
     }
+
+
+def _black(source: str) -> str:
+    """black.format_str with nb2prod's mode; black's own parse errors become ValueError."""
+    import black
+
+    try:
+        return black.format_str(source, mode=black.Mode(line_length=LINE_LENGTH))
+    except black.parsing.InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+
+
+def split_sections(source: str) -> list[str] | None:
+    """`source` cut before and after each top-level def and class (with the comments right
+    above it); None when it does not parse, so that black reports the problem."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    lines = source.splitlines(keepends=True)
+    cuts = [0]
+    for previous, statement in itertools.pairwise(body):
+        if _separable(previous) or _separable(statement):
+            start = _start_line(statement, previous.end_lineno or 0, lines)
+            if start is not None:
+                cuts.append(start)
+    cuts.append(len(lines))
+    return ["".join(lines[a:b]) for a, b in itertools.pairwise(cuts)]
+
+
+def _separable(statement: ast.stmt) -> bool:
+    """A def or class that black surrounds with two blank lines whatever the user wrote.
+
+    Functions whose body is only `...` are left joined: black keeps them together as overloads.
+    """
+    if not isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return False
+    body = statement.body
+    stub = len(body) == 1 and isinstance(body[0], ast.Expr)
+    return not (stub and isinstance(body[0].value, ast.Constant) and body[0].value.value is ...)  # type: ignore[attr-defined]
+
+
+def _start_line(statement: ast.stmt, floor: int, lines: Sequence[str]) -> int | None:
+    """The 0-based line where `statement` starts with its decorators and the comment lines
+    directly above it; None unless a blank line separates it from what comes before."""
+    first = min([statement.lineno, *(d.lineno for d in _decorators(statement))]) - 1
+    while first > floor and lines[first - 1].startswith("#"):
+        first -= 1
+    if first <= floor or lines[first - 1].strip():
+        return None
+    return first
+
+
+def _decorators(statement: ast.stmt) -> list[ast.expr]:
+    return list(getattr(statement, "decorator_list", []))
+
+
+def join_sections(sections: Sequence[str]) -> str:
+    """Formatted sections joined by the two blank lines black keeps around definitions."""
+    return "\n\n".join(section for section in sections if section.strip())
+
+
+def format_sections(sections: Sequence[str], cache: Cache) -> list[str]:
+    """Each section black-formatted: from the cache, else here and in a second process."""
+    keys = [_section_key(section) for section in sections]
+    results: list[str | None] = [_cached(cache, k) for k in keys]
+    missing = [i for i, found in enumerate(results) if found is None]
+    texts = [sections[i] for i in missing]
+    for i, formatted in zip(missing, _format_batches(texts), strict=True):
+        results[i] = formatted
+        cache.put("black", keys[i], formatted.encode("utf-8"))
+    return [r for r in results if r is not None]
+
+
+def _section_key(section: str) -> str:
+    import black
+
+    return key("black", black.__version__, str(LINE_LENGTH), section)  # type: ignore[attr-defined]
+
+
+def _cached(cache: Cache, entry: str) -> str | None:
+    payload = cache.get("black", entry)
+    if payload is None:
+        return None
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _format_batches(texts: list[str]) -> list[str]:
+    """Format `texts`, sending about half of the lines to a second process when it pays."""
+    total = sum(text.count("\n") for text in texts)
+    if total < PARALLEL_MIN_LINES or (os.cpu_count() or 1) < 2:
+        return format_batch(texts)
+    mine, theirs = _halves(texts)
+    with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
+        future: Future[list[str]] = pool.submit(format_batch, [texts[i] for i in theirs])
+        done = dict(zip(mine, format_batch([texts[i] for i in mine]), strict=True))
+        done.update(zip(theirs, future.result(), strict=True))
+    return [done[i] for i in range(len(texts))]
+
+
+def format_batch(texts: Sequence[str]) -> list[str]:
+    """black on each text (run in the worker process too, so it must be importable)."""
+    return [_black(text.strip("\n") + "\n") for text in texts]
+
+
+def _halves(texts: Sequence[str]) -> tuple[list[int], list[int]]:
+    """Indexes split into two runs of about the same number of lines."""
+    total = sum(text.count("\n") for text in texts)
+    running = 0
+    for index, text in enumerate(texts):
+        running += text.count("\n")
+        if running * 2 >= total:
+            return list(range(index + 1)), list(range(index + 1, len(texts)))
+    return list(range(len(texts))), []
+
+
+def _context() -> BaseContext:
+    """fork where the platform has it: the worker starts with black already imported."""
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else None)
