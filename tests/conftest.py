@@ -32,7 +32,9 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 
 @pytest.fixture(autouse=True)
-def _session_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _session_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Builds in tests share a cache folder of their own, never the user's."""
     monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "nb2prod-cache"))
 
