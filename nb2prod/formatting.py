@@ -20,39 +20,47 @@ from nb2prod.errors import NotebookError
 
 LINE_LENGTH = 88
 SECTION_MIN_LINES = 200  # below this, one call to black is as fast as sections
-PARALLEL_MIN_LINES = 4000  # below this, starting a worker costs more than it saves
+PARALLEL_MIN_LINES = 2000  # below this, a second process does not pay on a busy machine
 
 
 def format_python(source: str, *, check_stable: bool = False, cache: Cache | None = None) -> str:
     """black-format generated code; raise NotebookError if nb2prod generated invalid code."""
-    sections = split_sections(source) if source.count("\n") >= SECTION_MIN_LINES else None
+    return format_files({"module.py": source}, check_stable=check_stable, cache=cache)["module.py"]
+
+
+def format_files(
+    files: dict[str, str], *, check_stable: bool = False, cache: Cache | None = None
+) -> dict[str, str]:
+    """Every `.py` file formatted, other files as they are; the sections of all files are
+    formatted in one batch so that the second process gets its share of the work."""
+    pieces = {path: _pieces(text) for path, text in files.items() if path.endswith(".py")}
+    flat = [piece for parts in pieces.values() for piece in parts]
+    result = dict(files)
     try:
-        if sections is None:
-            formatted = _black(source)
-        else:
-            formatted = join_sections(format_sections(sections, cache or NoCache()))
-        ast.parse(formatted)
-        if check_stable and _black(formatted) != formatted:
-            raise ValueError("formatting it twice changed it")
+        formatted = iter(format_sections(flat, cache or NoCache()))
+        for path, parts in pieces.items():
+            result[path] = join_sections([next(formatted) for _ in parts])
+            _check(result[path], check_stable)
     except (SyntaxError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NotebookError(
             f"nb2prod generated code it cannot format ({first}); this is a bug in nb2prod, "
             "please report it with the notebook"
         ) from None
-    return formatted
+    return result
 
 
-def format_files(
-    files: dict[str, str], *, check_stable: bool = False, cache: Cache | None = None
-) -> dict[str, str]:
-    """Every `.py` file formatted; other files as they are."""
-    return {
-        path: format_python(text, check_stable=check_stable, cache=cache)
-        if path.endswith(".py")
-        else text
-        for path, text in files.items()
-    }
+def _pieces(source: str) -> list[str]:
+    """A large module's sections; a small one, or one that does not parse, whole."""
+    sections = split_sections(source) if source.count("\n") >= SECTION_MIN_LINES else None
+    return sections if sections is not None else [source]
+
+
+def _check(formatted: str, check_stable: bool) -> None:
+    """The output parses and, when asked, black leaves it as it is."""
+    ast.parse(formatted)
+    if check_stable and _black(formatted) != formatted:
+        raise ValueError("formatting it twice changed it")
 
 
 def _black(source: str) -> str:
@@ -80,7 +88,7 @@ def split_sections(source: str) -> list[str] | None:
             if start is not None:
                 cuts.append(start)
     cuts.append(len(lines))
-    return ["".join(lines[a:b]) for a, b in itertools.pairwise(cuts)]
+    return ["".join(lines[a:b]).strip("\n") + "\n" for a, b in itertools.pairwise(cuts)]
 
 
 def _separable(statement: ast.stmt) -> bool:
@@ -158,7 +166,7 @@ def _format_batches(texts: list[str]) -> list[str]:
 
 def format_batch(texts: Sequence[str]) -> list[str]:
     """black on each text (run in the worker process too, so it must be importable)."""
-    return [_black(text.strip("\n") + "\n") for text in texts]
+    return [_black(text) for text in texts]
 
 
 def _halves(texts: Sequence[str]) -> tuple[list[int], list[int]]:
