@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from nb2prod.emit import Target
 
 
+WORKER_MIN_CELLS = 1000  # measured: below this, on a busy two-core machine, it does not pay
+
+
 class Status(Enum):
     """How a notebook's build ended."""
 
@@ -83,16 +86,19 @@ def _files(path: Path, target: Target, cache: Cache, warnings: list[Diagnostic])
     """Read, select, lift, emit, format and add the headers."""
     from nb2prod.cells import select
     from nb2prod.emit import emit_package
-    from nb2prod.formatting import format_files
+    from nb2prod.formatting import Worker, format_files
     from nb2prod.lift import lift
     from nb2prod.reader import read_notebook
     from nb2prod.writer import with_header
 
     notebook = read_notebook(path)
-    selection = select(notebook)
-    plan = lift(selection)
-    warnings.extend(plan.warnings)
-    files = format_files(emit_package(plan, target), cache=cache)
+    # A notebook of some size gets a second process now, which loads black while this one
+    # analyses; a small one is formatted here.
+    with Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS) as worker:
+        selection = select(notebook)
+        plan = lift(selection)
+        warnings.extend(plan.warnings)
+        files = format_files(emit_package(plan, target), cache=cache, worker=worker)
     return {rel: with_header(text, target.source) for rel, text in files.items()}
 
 

@@ -9,14 +9,19 @@ and the sections are joined with the two blank lines black puts around top-level
 from __future__ import annotations
 
 import ast
+import functools
 import itertools
 import os
+import sys
 from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from multiprocessing.context import BaseContext
+from typing import TYPE_CHECKING
 
 from nb2prod.cache import Cache, NoCache, key
 from nb2prod.errors import NotebookError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
 
 LINE_LENGTH = 88
 SECTION_MIN_LINES = 200  # below this, one call to black is as fast as sections
@@ -29,7 +34,11 @@ def format_python(source: str, *, check_stable: bool = False, cache: Cache | Non
 
 
 def format_files(
-    files: dict[str, str], *, check_stable: bool = False, cache: Cache | None = None
+    files: dict[str, str],
+    *,
+    check_stable: bool = False,
+    cache: Cache | None = None,
+    worker: Worker | None = None,
 ) -> dict[str, str]:
     """Every `.py` file formatted, other files as they are; the sections of all files are
     formatted in one batch so that the second process gets its share of the work."""
@@ -37,7 +46,7 @@ def format_files(
     flat = [piece for parts in pieces.values() for piece in parts]
     result = dict(files)
     try:
-        formatted = iter(format_sections(flat, cache or NoCache()))
+        formatted = iter(format_sections(flat, cache or NoCache(), worker))
         for path, parts in pieces.items():
             result[path] = join_sections([next(formatted) for _ in parts])
             _check(result[path], check_stable)
@@ -57,8 +66,7 @@ def _pieces(source: str) -> list[str]:
 
 
 def _check(formatted: str, check_stable: bool) -> None:
-    """The output parses and, when asked, black leaves it as it is."""
-    ast.parse(formatted)
+    """When asked, black leaves the output as it is (each section was parsed when formatted)."""
     if check_stable and _black(formatted) != formatted:
         raise ValueError("formatting it twice changed it")
 
@@ -123,22 +131,53 @@ def join_sections(sections: Sequence[str]) -> str:
     return "\n\n".join(section for section in sections if section.strip())
 
 
-def format_sections(sections: Sequence[str], cache: Cache) -> list[str]:
+def format_sections(
+    sections: Sequence[str], cache: Cache, worker: Worker | None = None
+) -> list[str]:
     """Each section black-formatted: from the cache, else here and in a second process."""
     keys = [_section_key(section) for section in sections]
     results: list[str | None] = [_cached(cache, k) for k in keys]
     missing = [i for i, found in enumerate(results) if found is None]
     texts = [sections[i] for i in missing]
-    for i, formatted in zip(missing, _format_batches(texts), strict=True):
+    for i, formatted in zip(missing, _format_batches(texts, worker), strict=True):
         results[i] = formatted
         cache.put("black", keys[i], formatted.encode("utf-8"))
     return [r for r in results if r is not None]
 
 
-def _section_key(section: str) -> str:
-    import black
+class Worker:
+    """A second process that imports black while this one analyses the notebook, then takes
+    all of the formatting of a small package or half of a large one."""
 
-    return key("black", black.__version__, str(LINE_LENGTH), section)  # type: ignore[attr-defined]
+    def __init__(self, enabled: bool = True) -> None:
+        self.pool: ProcessPoolExecutor | None = None
+        if enabled and (os.cpu_count() or 1) >= 2:
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
+            self.pool.submit(_warm)  # starts the process now, not at the first real task
+
+    def __enter__(self) -> Worker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+
+
+def _warm() -> None:
+    import black  # noqa: F401
+
+
+@functools.cache
+def _black_version() -> str:
+    from importlib.metadata import version
+
+    return version("black")
+
+
+def _section_key(section: str) -> str:
+    return key("black", _black_version(), str(LINE_LENGTH), section)
 
 
 def _cached(cache: Cache, entry: str) -> str | None:
@@ -151,22 +190,30 @@ def _cached(cache: Cache, entry: str) -> str | None:
         return None
 
 
-def _format_batches(texts: list[str]) -> list[str]:
-    """Format `texts`, sending about half of the lines to a second process when it pays."""
+def _format_batches(texts: list[str], worker: Worker | None) -> list[str]:
+    """Format `texts`: small batches in the worker when there is one, large ones split in two."""
     total = sum(text.count("\n") for text in texts)
+    if not texts:
+        return []
+    if worker is not None and worker.pool is not None and total < PARALLEL_MIN_LINES:
+        return worker.pool.submit(format_batch, texts).result()
     if total < PARALLEL_MIN_LINES or (os.cpu_count() or 1) < 2:
         return format_batch(texts)
-    mine, theirs = _halves(texts)
-    with ProcessPoolExecutor(max_workers=1, mp_context=_context()) as pool:
-        future: Future[list[str]] = pool.submit(format_batch, [texts[i] for i in theirs])
+    with worker if worker is not None and worker.pool is not None else Worker() as helper:
+        assert helper.pool is not None
+        mine, theirs = _halves(texts)
+        future: Future[list[str]] = helper.pool.submit(format_batch, [texts[i] for i in theirs])
         done = dict(zip(mine, format_batch([texts[i] for i in mine]), strict=True))
         done.update(zip(theirs, future.result(), strict=True))
     return [done[i] for i in range(len(texts))]
 
 
 def format_batch(texts: Sequence[str]) -> list[str]:
-    """black on each text (run in the worker process too, so it must be importable)."""
-    return [_black(text) for text in texts]
+    """black on each text, checked to parse (run in the worker process too)."""
+    formatted = [_black(text) for text in texts]
+    for text in formatted:
+        ast.parse(text)
+    return formatted
 
 
 def _halves(texts: Sequence[str]) -> tuple[list[int], list[int]]:
@@ -181,8 +228,7 @@ def _halves(texts: Sequence[str]) -> tuple[list[int], list[int]]:
 
 
 def _context() -> BaseContext:
-    """fork where the platform has it: the worker starts with black already imported."""
+    """fork on Linux: the worker starts at once, without importing nb2prod again."""
     import multiprocessing
 
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
+    return multiprocessing.get_context("fork" if sys.platform == "linux" else None)
