@@ -13,7 +13,9 @@ import functools
 import itertools
 import os
 import sys
+import threading
 from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from nb2prod.cache import Cache, NoCache, key
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
 
 LINE_LENGTH = 88
 SECTION_MIN_LINES = 200  # below this, one call to black is as fast as sections
+_IMPORT_LOCK = threading.Lock()
 PARALLEL_MIN_LINES = 2000  # below this, a second process does not pay on a busy machine
 
 
@@ -71,12 +74,19 @@ def _check(formatted: str, check_stable: bool) -> None:
         raise ValueError("formatting it twice changed it")
 
 
+def _black_module() -> ModuleType:
+    """black, imported under a lock: threads building at once must not see it half-made."""
+    with _IMPORT_LOCK:
+        import black
+    return black
+
+
 def _black(source: str) -> str:
     """black.format_str with nb2prod's mode; black's own parse errors become ValueError."""
-    import black
-
+    black = _black_module()
     try:
-        return black.format_str(source, mode=black.Mode(line_length=LINE_LENGTH))
+        formatted: str = black.format_str(source, mode=black.Mode(line_length=LINE_LENGTH))
+        return formatted
     except black.parsing.InvalidInput as exc:
         raise ValueError(str(exc)) from None
 
@@ -166,7 +176,7 @@ class Worker:
 
 
 def _warm() -> None:
-    import black  # noqa: F401
+    _black_module()
 
 
 @functools.cache
@@ -228,7 +238,10 @@ def _halves(texts: Sequence[str]) -> tuple[list[int], list[int]]:
 
 
 def _context() -> BaseContext:
-    """fork on Linux: the worker starts at once, without importing nb2prod again."""
+    """fork on Linux when this is the only thread: the worker starts at once, without importing
+    nb2prod again. With other threads running (builds in parallel), a forked child could inherit
+    a lock one of them held, so the worker starts afresh."""
     import multiprocessing
 
-    return multiprocessing.get_context("fork" if sys.platform == "linux" else None)
+    alone = threading.active_count() == 1
+    return multiprocessing.get_context("fork" if sys.platform == "linux" and alone else "spawn")

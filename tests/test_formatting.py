@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import black
@@ -130,3 +131,24 @@ def test_sections_come_from_the_cache_on_the_next_build(
     first = formatting.format_python(source, cache=cache)
     monkeypatch.setattr(formatting, "_black", lambda s: pytest.fail("black ran again"))
     assert formatting.format_python(source, cache=cache) == first
+
+
+def test_with_other_threads_running_the_worker_is_spawned_not_forked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert formatting._context().get_start_method() == (
+        "fork" if sys.platform == "linux" else "spawn"
+    )
+    source = "".join(f"def h{i}(a,b):\n  return [a,b,{i}]\n\n" for i in range(30))
+    monkeypatch.setattr(formatting, "PARALLEL_MIN_LINES", 10)
+    monkeypatch.setattr(formatting, "SECTION_MIN_LINES", 10)
+    seen: list[str] = []
+
+    def build_in_thread() -> None:
+        seen.append(formatting._context().get_start_method())
+        seen.append(formatting.format_python(source))
+
+    thread = threading.Thread(target=build_in_thread)
+    thread.start()
+    thread.join()
+    assert seen == ["spawn", _whole(source)]
