@@ -160,3 +160,31 @@ def test_help_imports_nothing_heavy() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert "Usage" in done.stdout
     assert done.stderr.strip() == "[]"
+
+
+def test_two_builds_at_once_share_the_cache(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "shared_deploy.ipynb", CELLS)
+    script = "from nb2prod.cli import main; main()"
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                script,
+                "build",
+                str(notebook),
+                "--out",
+                str(tmp_path / out),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+            stderr=subprocess.PIPE,
+        )
+        for out in ("a", "b")
+    ]
+    assert [run.wait() for run in runs] == [0, 0]
+    for name in ("pipeline.py", "__main__.py"):
+        a = tmp_path / "a" / "shared_deploy" / "shared_deploy" / name
+        b = tmp_path / "b" / "shared_deploy" / "shared_deploy" / name
+        assert a.read_text() == b.read_text()
+    assert not [p for p in _entries(tmp_path / "cache") if p.name.startswith(".tmp-")]
