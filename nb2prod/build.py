@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from nb2prod.emit import Target
 
 
-WORKER_MIN_CELLS = 1000  # measured: below this, on a busy two-core machine, it does not pay
+WORKER_MIN_CELLS = 100  # measured: below this, starting a second process early does not pay
 
 
 class Status(Enum):

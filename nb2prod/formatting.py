@@ -12,6 +12,7 @@ import ast
 import functools
 import itertools
 import os
+import re
 import sys
 import threading
 from collections.abc import Sequence
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 LINE_LENGTH = 88
 SECTION_MIN_LINES = 200  # below this, one call to black is as fast as sections
 _IMPORT_LOCK = threading.Lock()
-PARALLEL_MIN_LINES = 2000  # below this, a second process does not pay on a busy machine
+_MAGIC_COMMA = re.compile(r",[ \t]*(?:#[^\n]*)?\n[ \t]*[)\]}]")  # a comma ending a bracketed run
+PARALLEL_MIN_LINES = 600  # below this, starting a second process costs more than it saves
 
 
 def format_python(source: str, *, check_stable: bool = False, cache: Cache | None = None) -> str:
@@ -82,11 +84,25 @@ def _black_module() -> ModuleType:
 
 
 def _black(source: str) -> str:
-    """black.format_str with nb2prod's mode; black's own parse errors become ValueError."""
+    """What black.format_str gives with nb2prod's mode; black's parse errors become ValueError.
+
+    black.format_str runs a second pass whenever the first changed the code, because trailing
+    commas the first pass adds become "magic" in the second and can change how lines split.
+    When the first pass leaves no trailing comma before a closing bracket, the second pass has
+    nothing of that kind to act on, so it is skipped: it would cost as much as the first.
+    """
     black = _black_module()
+    mode = black.Mode(line_length=LINE_LENGTH)
+    once = getattr(black, "_format_str_once", None)
     try:
-        formatted: str = black.format_str(source, mode=black.Mode(line_length=LINE_LENGTH))
-        return formatted
+        if once is None:  # a black without the single pass: take the whole of format_str
+            whole: str = black.format_str(source, mode=mode)
+            return whole
+        first: str = once(source, mode=mode)
+        if first == source or not _MAGIC_COMMA.search(first):
+            return first
+        second: str = once(first, mode=mode)
+        return second
     except black.parsing.InvalidInput as exc:
         raise ValueError(str(exc)) from None
 

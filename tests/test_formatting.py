@@ -152,3 +152,31 @@ def test_with_other_threads_running_the_worker_is_spawned_not_forked(
     thread.start()
     thread.join()
     assert seen == ["spawn", _whole(source)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("zero(one,).two(three,).four(five,)\n", id="magic trailing commas"),
+        pytest.param(
+            "if True:\n    n = db.query(Customer.id).filter(Customer.account_id == 10000,"
+            " Customer.email == email_address,).count()\n",
+            id="a long chain the first pass explodes",
+        ),
+        pytest.param(
+            "assert some_type_of_boolean_expression, 'followed by a really really really long"
+            " string that is used to explain the assertion error message'\n",
+            id="a long line without brackets to split",
+        ),
+        pytest.param(
+            "x = [1111111111111111111111111, 2222222222222222222222222222, "
+            "33333333333333333333333333333333, 4444444444]\n",
+            id="the first pass adds a trailing comma",
+        ),
+        pytest.param("f(a,  # why\n)\n", id="a magic comma followed by a comment"),
+        pytest.param("for x in range(10): print(x) ; y = (1,)\n", id="one-line loop"),
+        pytest.param("x = 1\n", id="already formatted"),
+    ],
+)
+def test_one_pass_when_black_would_not_change_its_output_again(source: str) -> None:
+    assert formatting._black(source) == _whole(source)
