@@ -177,7 +177,7 @@ class Worker:
 
     def __init__(self, enabled: bool = True) -> None:
         self.pool: ProcessPoolExecutor | None = None
-        if enabled and (os.cpu_count() or 1) >= 2:
+        if enabled and _cores() >= 2:
             from concurrent.futures import ProcessPoolExecutor
 
             self.pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
@@ -189,6 +189,13 @@ class Worker:
     def __exit__(self, *exc: object) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container may allow fewer than the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _warm() -> None:
@@ -223,7 +230,7 @@ def _format_batches(texts: list[str], worker: Worker | None) -> list[str]:
         return []
     if worker is not None and worker.pool is not None and total < PARALLEL_MIN_LINES:
         return worker.pool.submit(format_batch, texts).result()
-    if total < PARALLEL_MIN_LINES or (os.cpu_count() or 1) < 2:
+    if total < PARALLEL_MIN_LINES or _cores() < 2:
         return format_batch(texts)
     with worker if worker is not None and worker.pool is not None else Worker() as helper:
         assert helper.pool is not None

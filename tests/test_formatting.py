@@ -180,3 +180,13 @@ def test_with_other_threads_running_the_worker_is_spawned_not_forked(
 )
 def test_one_pass_when_black_would_not_change_its_output_again(source: str) -> None:
     assert formatting._black(source) == _whole(source)
+
+
+def test_one_core_means_no_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formatting, "_cores", lambda: 1)
+    monkeypatch.setattr(formatting, "PARALLEL_MIN_LINES", 10)
+    monkeypatch.setattr(formatting, "SECTION_MIN_LINES", 10)
+    with formatting.Worker() as worker:
+        assert worker.pool is None
+    source = "".join(f"def h{i}(a,b):\n  return [a,b,{i}]\n\n" for i in range(20))
+    assert formatting.format_python(source) == _whole(source)
