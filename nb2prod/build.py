@@ -6,9 +6,17 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nb2prod.config import Config
 from nb2prod.errors import Diagnostic, NotebookError
+
+if TYPE_CHECKING:
+    from nb2prod.cache import Cache
+    from nb2prod.emit import Target
+
+
+WORKER_MIN_CELLS = 100  # measured: below this, starting a second process early does not pay
 
 
 class Status(Enum):
@@ -62,18 +70,11 @@ def _internal_error(exc: Exception) -> Diagnostic:
 
 def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[dict[str, str], Path]:
     """The package's files with their headers, and the folder they belong in."""
-    from nb2prod.cells import select
-    from nb2prod.emit import Target, emit_package
-    from nb2prod.formatting import format_files
-    from nb2prod.lift import lift
+    from nb2prod.cache import decode_result, encode_result, key, open_cache
+    from nb2prod.emit import Target
     from nb2prod.naming import package_name
-    from nb2prod.reader import read_notebook
-    from nb2prod.writer import with_header
+    from nb2prod.reader import read_bytes
 
-    notebook = read_notebook(path)
-    selection = select(notebook)
-    plan = lift(selection)
-    warnings.extend(plan.warnings)
     package = config.name or package_name(path.stem)
     dest = config.out / package
     source = _relative(path, config.root)
@@ -83,8 +84,38 @@ def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[di
         notebook_dir_from_tests=_relative(path.parent, dest / "tests"),
         api=config.api,
     )
-    files = format_files(emit_package(plan, target))
-    return {rel: with_header(text, source) for rel, text in files.items()}, dest
+    cache = open_cache(config.cache_dir, enabled=config.cache)
+    data = read_bytes(path)
+    # The whole result is kept by the notebook's bytes and the target: a rebuild of an
+    # unchanged notebook skips every stage.
+    entry = key("build", data.decode("utf-8", "surrogateescape"), repr(target))
+    found = decode_result(cache.get("build", entry) or b"null")
+    if found is not None:
+        warnings.extend(found[1])
+        return found[0], dest
+    files = _files(data, target, cache, warnings)
+    cache.put("build", entry, encode_result(files, warnings))
+    return files, dest
+
+
+def _files(data: bytes, target: Target, cache: Cache, warnings: list[Diagnostic]) -> dict[str, str]:
+    """Read, select, lift, emit, format and add the headers."""
+    from nb2prod.cells import select
+    from nb2prod.emit import emit_package
+    from nb2prod.formatting import Worker, format_files
+    from nb2prod.lift import lift
+    from nb2prod.reader import parse_notebook
+    from nb2prod.writer import with_header
+
+    notebook = parse_notebook(data)
+    # A notebook of some size gets a second process now, which loads black while this one
+    # analyses; a small one is formatted here.
+    with Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS) as worker:
+        selection = select(notebook)
+        plan = lift(selection)
+        warnings.extend(plan.warnings)
+        files = format_files(emit_package(plan, target), cache=cache, worker=worker)
+    return {rel: with_header(text, target.source) for rel, text in files.items()}
 
 
 def _deliver(

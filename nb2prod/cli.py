@@ -43,6 +43,17 @@ def build(
         typer.Option("--force", help="Overwrite files edited by hand or not written by nb2prod."),
     ] = False,
     api: Annotated[bool, typer.Option("--api", help="Also generate a FastAPI app.")] = False,
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            help="Cache folder [default: $NB2PROD_CACHE_DIR, else the user's cache folder].",
+            show_default=False,
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Neither read nor write the build cache.")
+    ] = False,
 ) -> None:
     """Lift each notebook's deploy cells into a package under --out."""
     from nb2prod.build import Status, build_notebook
@@ -52,7 +63,15 @@ def build(
         raise typer.BadParameter("--name needs exactly one notebook", param_hint="--name")
     if name is not None and not is_identifier(name):
         raise typer.BadParameter(f"{name!r} is not a Python identifier", param_hint="--name")
-    config = Config(out=out, name=name, check=check, force=force, api=api)
+    config = Config(
+        out=out,
+        name=name,
+        check=check,
+        force=force,
+        api=api,
+        cache=not no_cache,
+        cache_dir=cache_dir,
+    )
     failed = 0
     for notebook in notebooks:
         result = build_notebook(notebook, config)

@@ -24,3 +24,5 @@ class Config:
     timeout: float = 600.0
     kernel: str | None = None
     whole: bool = False
+    cache: bool = True  # reuse results of earlier builds from the cache folder
+    cache_dir: Path | None = None  # None: NB2PROD_CACHE_DIR, else the user's cache folder

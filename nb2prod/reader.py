@@ -38,18 +38,22 @@ class Notebook:
 
 def read_notebook(path: Path) -> Notebook:
     """Read `path` as a notebook, raising NotebookError with a fix for anything wrong."""
+    return parse_notebook(read_bytes(path))
+
+
+def read_bytes(path: Path) -> bytes:
+    """A notebook file's bytes; never opens a folder, pipe or device."""
     if path.is_dir():
         raise NotebookError("is a folder, not a notebook file; name an .ipynb file")
     if path.exists() and not path.is_file():
         # a FIFO would block the build and /dev/zero would fill memory: never opened
         raise NotebookError("is not a regular file (a pipe or a device); name an .ipynb file")
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise NotebookError("no such file; check the path") from None
     except OSError as exc:
         raise NotebookError(f"cannot be read ({exc.strerror}); check its permissions") from None
-    return parse_notebook(data)
 
 
 def parse_notebook(data: bytes | str) -> Notebook:

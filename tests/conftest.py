@@ -34,6 +34,14 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-golden"))
 
 
+@pytest.fixture(autouse=True)
+def _session_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Builds in tests share a cache folder of their own, never the user's."""
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "nb2prod-cache"))
+
+
 def build(notebook: Path, out: Path, **options: object) -> BuildResult:
     """Build a notebook with the project root as the root for relative paths."""
     config = Config(out=out, root=ROOT, **options)  # type: ignore[arg-type]

@@ -1,0 +1,135 @@
+"""A persistent cache of build results keyed by content and nb2prod's version (file I/O only).
+
+Entries live under the user's cache folder (`NB2PROD_CACHE_DIR` or `--cache-dir` override it),
+one file per entry, named by the SHA-256 of what produced it. Each file starts with the digest of
+its payload, so a damaged or truncated entry is ignored and rewritten; entries are written to a
+temporary file and renamed into place, so two builds running at once never see half an entry.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from nb2prod import __version__
+from nb2prod.errors import Diagnostic
+
+ENV_VAR = "NB2PROD_CACHE_DIR"
+_DIGEST_BYTES = 32
+
+
+class Cache(Protocol):
+    """Where derived results are kept between builds."""
+
+    def get(self, kind: str, key: str) -> bytes | None:
+        """The payload stored for `key`, or None when absent or damaged."""
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        """Store `payload` for `key`; failures are silent (a cache is only an optimisation)."""
+
+
+class NoCache:
+    """The cache of `--no-cache`: remembers nothing."""
+
+    def get(self, kind: str, key: str) -> bytes | None:
+        return None
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        return None
+
+
+class FileCache:
+    """Entries as files under `root/<kind>/<key[:2]>/<key>`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / key
+
+    def get(self, kind: str, key: str) -> bytes | None:
+        try:
+            data = self._path(kind, key).read_bytes()
+        except OSError:
+            return None
+        digest, payload = data[:_DIGEST_BYTES], data[_DIGEST_BYTES:]
+        if hashlib.sha256(payload).digest() != digest:
+            return None  # damaged: the next put rewrites it
+        return payload
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        path = self._path(kind, key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(hashlib.sha256(payload).digest() + payload)
+                os.replace(temporary, path)  # atomic: readers see the old entry or the new one
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError:
+            return None
+
+
+def key(*parts: str) -> str:
+    """A cache key for `parts`, bound to nb2prod's version so an upgrade starts afresh."""
+    digest = hashlib.sha256(_code_version().encode())
+    for part in parts:
+        data = part.encode("utf-8", "surrogatepass")
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
+
+
+@functools.cache
+def _code_version() -> str:
+    """nb2prod's version and a fingerprint of its own files, so an edited checkout never reuses
+    what older code produced."""
+    package = Path(__file__).parent
+    stamps = sorted(
+        f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}"
+        for path in package.rglob("*.py")
+        if (stat := path.stat())
+    )
+    return __version__ + ":" + hashlib.sha256("\n".join(stamps).encode()).hexdigest()
+
+
+def default_folder() -> Path:
+    """`NB2PROD_CACHE_DIR` if set, else the platform's user cache folder for nb2prod."""
+    override = os.environ.get(ENV_VAR)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("nb2prod", appauthor=False))
+
+
+def open_cache(folder: Path | None, *, enabled: bool = True) -> Cache:
+    """The cache a build uses: none when disabled, else files under `folder` or the default."""
+    if not enabled:
+        return NoCache()
+    return FileCache(folder if folder is not None else default_folder())
+
+
+def encode_result(files: dict[str, str], warnings: Sequence[Diagnostic]) -> bytes:
+    """A build's generated files and warnings as a cache payload."""
+    notes = [[d.message, d.cell, d.line, d.warning] for d in warnings]
+    return json.dumps({"files": files, "warnings": notes}).encode("utf-8")
+
+
+def decode_result(payload: bytes) -> tuple[dict[str, str], list[Diagnostic]] | None:
+    """What encode_result stored, or None when the payload is not what it wrote."""
+    try:
+        data = json.loads(payload)
+        files = {str(rel): str(text) for rel, text in data["files"].items()}
+        notes = [Diagnostic(str(m), c, line, bool(w)) for m, c, line, w in data["warnings"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return files, notes

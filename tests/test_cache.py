@@ -1,0 +1,190 @@
+"""The build cache: content keys, damaged entries, concurrent writers, and builds that use it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from nb2prod import cache as cache_module
+from nb2prod.build import Status
+from nb2prod.cache import FileCache, NoCache, key, open_cache
+from nb2prod.cli import app
+
+from conftest import build
+from notebooks import write_notebook
+
+CELLS = [
+    "parameters: n = 3",
+    "deploy: %matplotlib inline\nrows = list(range(n))",
+    "deploy: sum(rows)",
+]
+
+
+def _entries(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def test_an_entry_comes_back(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path)
+    cache.put("black", key("a"), b"payload")
+    assert cache.get("black", key("a")) == b"payload"
+    assert cache.get("black", key("b")) is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[:-3], id="truncated"),
+        pytest.param(lambda data: data[:40] + b"X" + data[41:], id="a byte changed"),
+        pytest.param(lambda data: b"", id="empty"),
+    ],
+)
+def test_a_damaged_entry_is_ignored_and_rewritten(tmp_path: Path, damage: object) -> None:
+    cache = FileCache(tmp_path)
+    entry = key("x")
+    cache.put("build", entry, b"the payload of an entry")
+    (path,) = _entries(tmp_path)
+    path.write_bytes(damage(path.read_bytes()))  # type: ignore[operator]
+    assert cache.get("build", entry) is None
+    cache.put("build", entry, b"the payload of an entry")
+    assert cache.get("build", entry) == b"the payload of an entry"
+
+
+def test_writers_at_once_never_leave_half_an_entry(tmp_path: Path) -> None:
+    cache = FileCache(tmp_path)
+    entry = key("shared")
+    payloads = [bytes([i]) * 200_000 for i in range(8)]
+
+    def write_then_read(i: int) -> bytes | None:
+        cache.put("build", entry, payloads[i])
+        return cache.get("build", entry)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        seen = list(pool.map(write_then_read, list(range(8)) * 4))
+    assert all(found in payloads for found in seen)
+    assert [p.name for p in _entries(tmp_path)] == [entry]  # no temporary files left
+
+
+def test_keys_depend_on_every_part_and_its_boundaries() -> None:
+    assert key("ab", "c") != key("a", "bc")
+    assert key("a") == key("a")
+
+
+def test_an_unwritable_folder_only_means_no_caching(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cache = FileCache(blocker)
+    cache.put("build", key("a"), b"x")
+    assert cache.get("build", key("a")) is None
+
+
+def test_where_the_cache_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert isinstance(open_cache(tmp_path, enabled=False), NoCache)
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path / "env"))
+    assert open_cache(None).root == tmp_path / "env"  # type: ignore[attr-defined]
+    assert open_cache(tmp_path / "opt").root == tmp_path / "opt"  # type: ignore[attr-defined]
+    monkeypatch.delenv("NB2PROD_CACHE_DIR")
+    assert cache_module.default_folder().name == "nb2prod"
+
+
+def test_an_unchanged_notebook_is_rebuilt_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    notebook = write_notebook(tmp_path / "cached_deploy.ipynb", CELLS)
+    folder = tmp_path / "cache"
+    first = build(notebook, tmp_path / "a", cache_dir=folder)
+    assert first.status is Status.WRITTEN
+    import nb2prod.lift
+
+    monkeypatch.setattr(nb2prod.lift, "lift", lambda s: pytest.fail("the notebook was lifted"))
+    second = build(notebook, tmp_path / "b", cache_dir=folder)
+    assert second.status is Status.WRITTEN
+    assert second.messages == first.messages
+    assert any("%matplotlib" in m for m in second.messages)
+    for path in _entries(tmp_path / "a"):
+        twin = tmp_path / "b" / path.relative_to(tmp_path / "a")
+        assert twin.read_text() == path.read_text()
+
+
+def test_a_damaged_build_entry_is_rebuilt(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "cached_deploy.ipynb", CELLS)
+    folder = tmp_path / "cache"
+    build(notebook, tmp_path / "a", cache_dir=folder)
+    for path in _entries(folder / "build"):
+        path.write_bytes(path.read_bytes()[:50])
+    result = build(notebook, tmp_path / "b", cache_dir=folder)
+    assert result.status is Status.WRITTEN
+    assert (tmp_path / "b" / "cached_deploy" / "cached_deploy" / "pipeline.py").exists()
+
+
+def test_a_changed_notebook_is_not_served_from_the_cache(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "cached_deploy.ipynb", CELLS)
+    folder = tmp_path / "cache"
+    build(notebook, tmp_path / "out", cache_dir=folder)
+    write_notebook(notebook, [*CELLS[:2], "deploy: max(rows)"])
+    result = build(notebook, tmp_path / "out", cache_dir=folder)
+    assert result.status is Status.WRITTEN
+    pipeline = tmp_path / "out" / "cached_deploy" / "cached_deploy" / "pipeline.py"
+    assert "max(rows)" in pipeline.read_text()
+
+
+def test_cli_cache_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path / "env"))
+    write_notebook(tmp_path / "cli_deploy.ipynb", CELLS)
+    runner = CliRunner()
+    result = runner.invoke(app, ["build", "cli_deploy.ipynb", "--no-cache"])
+    assert result.exit_code == 0, result.stderr
+    assert _entries(tmp_path / "env") == []
+    result = runner.invoke(app, ["build", "cli_deploy.ipynb", "--cache-dir", "mine"])
+    assert result.exit_code == 0, result.stderr
+    assert _entries(tmp_path / "mine")
+    assert _entries(tmp_path / "env") == []
+
+
+def test_help_imports_nothing_heavy() -> None:
+    script = (
+        "import sys\n"
+        "sys.argv = ['nb2prod', '--help']\n"
+        "from nb2prod.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = ('libcst', 'black', 'nbformat', 'nbconvert', 'jupytext', 'platformdirs',"
+        " 'nb2prod.build', 'multiprocessing', 'jsonschema')\n"
+        "print(sorted(name for name in heavy if name in sys.modules), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert "Usage" in done.stdout
+    assert done.stderr.strip() == "[]"
+
+
+def test_two_builds_at_once_share_the_cache(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "shared_deploy.ipynb", CELLS)
+    script = "from nb2prod.cli import main; main()"
+    runs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                script,
+                "build",
+                str(notebook),
+                "--out",
+                str(tmp_path / out),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+            stderr=subprocess.PIPE,
+        )
+        for out in ("a", "b")
+    ]
+    assert [run.wait() for run in runs] == [0, 0]
+    for name in ("pipeline.py", "__main__.py"):
+        a = tmp_path / "a" / "shared_deploy" / "shared_deploy" / name
+        b = tmp_path / "b" / "shared_deploy" / "shared_deploy" / name
+        assert a.read_text() == b.read_text()
+    assert not [p for p in _entries(tmp_path / "cache") if p.name.startswith(".tmp-")]

@@ -1,0 +1,192 @@
+"""Formatting in sections: the joined result is what black gives for the whole file."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+
+import black
+import pytest
+
+from nb2prod import formatting
+from nb2prod.cache import FileCache, NoCache
+from nb2prod.cells import select
+from nb2prod.emit import Target, emit_package
+from nb2prod.errors import NotebookError
+from nb2prod.lift import lift
+from nb2prod.reader import read_notebook
+
+from conftest import FIXTURES, ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from generate import write
+
+GOLDEN = sorted(
+    p / "input.ipynb" for p in FIXTURES.iterdir() if (p / "expected_error.txt").exists() is False
+)
+
+
+def _whole(source: str) -> str:
+    return black.format_str(source, mode=black.Mode(line_length=formatting.LINE_LENGTH))
+
+
+def _sections(source: str) -> str:
+    sections = formatting.split_sections(source)
+    assert sections is not None
+    return formatting.join_sections(formatting.format_sections(sections, NoCache()))
+
+
+def _generated(notebook: Path) -> dict[str, str]:
+    plan = lift(select(read_notebook(notebook)))
+    files = emit_package(plan, Target("pkg", notebook.name, "..", api=False))
+    return {rel: text for rel, text in files.items() if rel.endswith(".py")}
+
+
+@pytest.mark.parametrize("notebook", GOLDEN, ids=lambda p: p.parent.name)
+def test_sections_format_like_the_whole_file_on_golden_cases(notebook: Path) -> None:
+    for rel, source in _generated(notebook).items():
+        assert _sections(source) == _whole(source), rel
+
+
+@pytest.mark.parametrize("cells", [50, 200])
+def test_sections_format_like_the_whole_file_on_benchmark_notebooks(
+    cells: int, tmp_path: Path
+) -> None:
+    source = _generated(write(tmp_path, cells))["pkg/pipeline.py"]
+    assert len(formatting.split_sections(source) or []) > 10
+    assert _sections(source) == _whole(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(
+            '"""Doc."""\nimport os\nx = 1\n# cell 3\ndef f(a):\n  return a\n\ny = f(x)\n',
+            id="comment glued to the def above stays with the code before it",
+        ),
+        pytest.param(
+            "import os\n\n\n# cell 2\n# more\n@decorate\ndef f():\n    pass\nz = [1,\n2]\n",
+            id="decorators and the comments right above go with their def",
+        ),
+        pytest.param(
+            "class A:\n    x = 1\n\nclass B(A):\n  pass\n\n\n\n\nprint( A, B )\n",
+            id="classes and too many blank lines",
+        ),
+        pytest.param(
+            "from typing import overload\n\n@overload\ndef f(a: int) -> int: ...\n"
+            "@overload\ndef f(a: str) -> str: ...\ndef f(a):\n    return a\n",
+            id="overload stubs are not cut apart",
+        ),
+        pytest.param(
+            's = """\n# not a comment\n"""\n\ndef g():\n    return s\n',
+            id="a string line that looks like a comment",
+        ),
+        pytest.param(
+            "def f(\n    a,\n    b,\n):\n    return (a,\n b)\n\n\nasync def g():\n    await f(1,2)\n",
+            id="magic trailing commas and async defs",
+        ),
+    ],
+)
+def test_sections_format_like_the_whole_file(source: str) -> None:
+    assert _sections(source) == _whole(source)
+
+
+def test_small_modules_are_formatted_whole_and_large_ones_in_sections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    original = formatting._black
+    monkeypatch.setattr(formatting, "_black", lambda s: calls.append(s) or original(s))
+    small = "def f():\n    return 1\n\n\ndef g():\n    return 2\n"
+    formatting.format_python(small)
+    assert calls == [small]
+    calls.clear()
+    large = small + "".join(f"\n\ndef h{i}():\n    return {i}\n" for i in range(60))
+    assert formatting.format_python(large) == _whole(large)
+    assert len(calls) == 62
+
+
+def test_the_second_process_gives_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    source = "".join(f"def h{i}(a,b):\n  return [a,b,{i}]\n\n" for i in range(40))
+    monkeypatch.setattr(formatting, "PARALLEL_MIN_LINES", 10)
+    monkeypatch.setattr(formatting, "SECTION_MIN_LINES", 10)
+    assert formatting.format_python(source) == _whole(source)
+
+
+def test_a_section_black_refuses_is_reported_as_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formatting, "PARALLEL_MIN_LINES", 10)
+    monkeypatch.setattr(formatting, "SECTION_MIN_LINES", 10)
+    source = "".join(f"def h{i}():\n    return {i}\n\n" for i in range(20))
+    monkeypatch.setattr(formatting, "split_sections", lambda s: ["def broken(:\n", source])
+    with pytest.raises(NotebookError, match="this is a bug in nb2prod"):
+        formatting.format_python(source)
+
+
+def test_sections_come_from_the_cache_on_the_next_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = FileCache(tmp_path)
+    source = "".join(f"def h{i}(a,b):\n  return [a,b,{i}]\n\n" for i in range(120))
+    first = formatting.format_python(source, cache=cache)
+    monkeypatch.setattr(formatting, "_black", lambda s: pytest.fail("black ran again"))
+    assert formatting.format_python(source, cache=cache) == first
+
+
+def test_with_other_threads_running_the_worker_is_spawned_not_forked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert formatting._context().get_start_method() == (
+        "fork" if sys.platform == "linux" else "spawn"
+    )
+    source = "".join(f"def h{i}(a,b):\n  return [a,b,{i}]\n\n" for i in range(30))
+    monkeypatch.setattr(formatting, "PARALLEL_MIN_LINES", 10)
+    monkeypatch.setattr(formatting, "SECTION_MIN_LINES", 10)
+    seen: list[str] = []
+
+    def build_in_thread() -> None:
+        seen.append(formatting._context().get_start_method())
+        seen.append(formatting.format_python(source))
+
+    thread = threading.Thread(target=build_in_thread)
+    thread.start()
+    thread.join()
+    assert seen == ["spawn", _whole(source)]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param("zero(one,).two(three,).four(five,)\n", id="magic trailing commas"),
+        pytest.param(
+            "if True:\n    n = db.query(Customer.id).filter(Customer.account_id == 10000,"
+            " Customer.email == email_address,).count()\n",
+            id="a long chain the first pass explodes",
+        ),
+        pytest.param(
+            "assert some_type_of_boolean_expression, 'followed by a really really really long"
+            " string that is used to explain the assertion error message'\n",
+            id="a long line without brackets to split",
+        ),
+        pytest.param(
+            "x = [1111111111111111111111111, 2222222222222222222222222222, "
+            "33333333333333333333333333333333, 4444444444]\n",
+            id="the first pass adds a trailing comma",
+        ),
+        pytest.param("f(a,  # why\n)\n", id="a magic comma followed by a comment"),
+        pytest.param("for x in range(10): print(x) ; y = (1,)\n", id="one-line loop"),
+        pytest.param("x = 1\n", id="already formatted"),
+    ],
+)
+def test_one_pass_when_black_would_not_change_its_output_again(source: str) -> None:
+    assert formatting._black(source) == _whole(source)
+
+
+def test_one_core_means_no_second_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(formatting, "_cores", lambda: 1)
+    monkeypatch.setattr(formatting, "PARALLEL_MIN_LINES", 10)
+    monkeypatch.setattr(formatting, "SECTION_MIN_LINES", 10)
+    with formatting.Worker() as worker:
+        assert worker.pool is None
+    source = "".join(f"def h{i}(a,b):\n  return [a,b,{i}]\n\n" for i in range(20))
+    assert formatting.format_python(source) == _whole(source)
