@@ -6,9 +6,13 @@ import os
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nb2prod.config import Config
 from nb2prod.errors import Diagnostic, NotebookError
+
+if TYPE_CHECKING:
+    from nb2prod.reader import Notebook
 
 
 class Status(Enum):
@@ -37,30 +41,49 @@ class BuildResult:
 
 def build_notebook(path: Path, config: Config) -> BuildResult:
     """Build `path` as `config` says; never raises for a problem with the input or output."""
+    from nb2prod import fingerprint
+
+    dest = config.out / (config.name or _package_name(path))
+    key = fingerprint.input_key(path, config, dest)
+    hit = fingerprint.lookup(key, config, dest)
+    if hit is not None:
+        return BuildResult(
+            path, Status.UP_TO_DATE if config.check else Status.UNCHANGED, dest, hit.messages
+        )
     warnings: list[Diagnostic] = []
     try:
         files, dest = generate(path, config, warnings)
-        return _deliver(path, files, dest, config, _render(path, warnings))
+        result = _deliver(path, files, dest, config, _render(path, warnings))
     except NotebookError as exc:
         lines = _render(path, [*warnings, exc.diagnostic])
         return BuildResult(path, Status.FAILED, messages=lines)
+    if result.ok and not config.check:
+        fingerprint.record(key, config, dest, files, result.messages)
+    return result
 
 
 def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[dict[str, str], Path]:
     """The package's files with their headers, and the folder they belong in."""
+    from nb2prod.reader import read_notebook
+
+    return render_package(read_notebook(path), path, config, warnings)
+
+
+def render_package(
+    notebook: Notebook, path: Path, config: Config, warnings: list[Diagnostic]
+) -> tuple[dict[str, str], Path]:
+    """The files of the package lifted from `notebook`, read from `path`, and their folder."""
     from nb2prod.cells import select
     from nb2prod.emit import Target, emit_package
     from nb2prod.formatting import format_files
     from nb2prod.lift import lift
-    from nb2prod.naming import package_name
-    from nb2prod.reader import read_notebook
+    from nb2prod.versions import lower_bounds
     from nb2prod.writer import with_header
 
-    notebook = read_notebook(path)
     selection = select(notebook)
     plan = lift(selection)
     warnings.extend(plan.warnings)
-    package = config.name or package_name(path.stem)
+    package = config.name or _package_name(path)
     dest = config.out / package
     source = _relative(path, config.root)
     target = Target(
@@ -68,9 +91,16 @@ def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[di
         source=source,
         notebook_dir_from_tests=_relative(path.parent, dest / "tests"),
         api=config.api,
+        versions=lower_bounds(config.lower_bounds),
     )
     files = format_files(emit_package(plan, target))
     return {rel: with_header(text, source) for rel, text in files.items()}, dest
+
+
+def _package_name(path: Path) -> str:
+    from nb2prod.naming import package_name
+
+    return package_name(path.stem)
 
 
 def _deliver(

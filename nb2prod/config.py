@@ -15,4 +15,5 @@ class Config:
     check: bool = False
     force: bool = False
     api: bool = False
+    lower_bounds: str | None = None  # "installed", or a pinned requirements file
     root: Path = field(default_factory=Path.cwd)
