@@ -57,9 +57,23 @@ def build_notebook(path: Path, config: Config) -> BuildResult:
     except NotebookError as exc:
         lines = _render(path, [*warnings, exc.diagnostic])
         return BuildResult(path, Status.FAILED, messages=lines)
+    except Exception as exc:  # a bug must not print a traceback or stop a folder build
+        return BuildResult(path, Status.FAILED, messages=_render(path, [_internal_error(exc)]))
     if result.ok and not config.check:
         fingerprint.record(key, config, dest, files, result.messages)
     return result
+
+
+INTERNAL_ERROR = "internal error"
+
+
+def _internal_error(exc: Exception) -> Diagnostic:
+    """An unexpected exception as one line the user can report."""
+    detail = " ".join(str(exc).split())[:200]
+    return Diagnostic(
+        f"{INTERNAL_ERROR} ({type(exc).__name__}: {detail}); nothing was written; "
+        "please report it with the notebook"
+    )
 
 
 def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[dict[str, str], Path]:
@@ -106,21 +120,15 @@ def _package_name(path: Path) -> str:
 def _deliver(
     path: Path, files: dict[str, str], dest: Path, config: Config, notes: tuple[str, ...]
 ) -> BuildResult:
-    from nb2prod.writer import compare, refusal_message, write_package
+    from nb2prod.writer import check_destination, compare, drift_report, update_package
 
-    if dest.exists() and not dest.is_dir():
-        raise NotebookError(f"{dest.as_posix()} is a file; --out must name a folder")
-    changes = compare(files, dest, force=config.force)
     if config.check:
+        check_destination(dest)
+        changes = compare(files, dest, force=config.force)
         if changes.empty and not changes.refused:
             return BuildResult(path, Status.UP_TO_DATE, dest, notes)
-        stale = [f"{(dest / rel).as_posix()}: missing" for rel in changes.create]
-        stale += [f"{(dest / rel).as_posix()}: stale" for rel in changes.update]
-        stale += [f"{(dest / rel).as_posix()}: no longer generated" for rel in changes.remove]
-        if changes.refused:
-            stale.append(refusal_message(dest, changes.refused))
-        return BuildResult(path, Status.STALE, dest, (*notes, *stale))
-    write_package(files, dest, changes)
+        return BuildResult(path, Status.STALE, dest, (*notes, *drift_report(dest, changes)))
+    changes = update_package(files, dest, force=config.force)
     status = Status.UNCHANGED if changes.empty else Status.WRITTEN
     return BuildResult(path, status, dest, notes)
 

@@ -225,3 +225,15 @@ def _headings(markdown: str) -> list[str]:
                 found.append(previous.strip())
         previous = "" if fenced else line
     return found
+
+
+def statement_lines(module: cst.Module) -> list[int]:
+    """The line, within the cell, on which each top-level statement starts."""
+    line = 1 + len(module.header)
+    starts = []
+    for statement in module.body:
+        line += len(statement.leading_lines)
+        starts.append(line)
+        bare = statement.with_changes(leading_lines=())
+        line += cst.Module([]).code_for_node(bare).count("\n")
+    return starts

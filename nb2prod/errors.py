@@ -21,15 +21,25 @@ class Diagnostic:
         return replace(self, cell=cell, line=line)
 
     def render(self, path: Path | str) -> str:
-        """`PATH: cell N, line M: message`, leaving out what is unknown."""
-        where = [str(path)]
+        """`PATH: cell N, line M: message` on one line, leaving out what is unknown."""
+        where = [printable(str(path))]
         if self.cell is not None:
             place = f"cell {self.cell}"
             if self.line is not None:
                 place += f", line {self.line}"
             where.append(place)
         kind = "warning: " if self.warning else ""
-        return ": ".join(where) + f": {kind}{self.message}"
+        return ": ".join(where) + f": {kind}{printable(self.message)}"
+
+
+def printable(text: str) -> str:
+    """`text` with line breaks and other control characters escaped, so a message stays one line.
+
+    A file name may hold a line break; printed raw it would split one message in two.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class NotebookError(Exception):

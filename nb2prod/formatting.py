@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import ast
+import threading
+from types import ModuleType
 
 from nb2prod.errors import NotebookError
+
+# black imports lazily (it is slow to load); threads building at once must not see it half-made.
+_IMPORT_LOCK = threading.Lock()
+
+
+def _black() -> ModuleType:
+    with _IMPORT_LOCK:
+        import black
+    return black
 
 
 def format_python(source: str, *, check_stable: bool = False) -> str:
     """black-format generated code; raise NotebookError if nb2prod generated invalid code."""
-    import black
+    black = _black()
 
     mode = black.Mode(line_length=88)
     try:
-        formatted = black.format_str(source, mode=mode)
+        formatted: str = black.format_str(source, mode=mode)
         ast.parse(formatted)
         if check_stable and black.format_str(formatted, mode=mode) != formatted:
             raise ValueError("formatting it twice changed it")

@@ -9,19 +9,33 @@ semantics of running the cells in order, expressed as plain function calls.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import libcst as cst
 
+from nb2prod import checks, placement
 from nb2prod.cells import CodeCell, Heading, Role, Selection
-from nb2prod.dataflow import Flow, analyse_statement, function_free_names, sequence
-from nb2prod.errors import Diagnostic, NotebookError, warning
-from nb2prod.naming import BUILTINS, NameAllocator, snake_case
+from nb2prod.cells import statement_lines as statement_lines
+from nb2prod.dataflow import Flow, analyse_statement, sequence
+from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.naming import NameAllocator, snake_case
+from nb2prod.statements import (
+    DISPLAY,
+    RUN,
+    Imports,
+    Statement,
+    StepCells,
+    bound_by_reads,
+    def_name,
+    group_cells,
+    immutable,
+    is_import,
+    names_read,
+    strip_semicolon,
+    without_imports,
+)
 
-# Names IPython provides in a notebook that the module must provide itself.
-DISPLAY = "display"
-_IPYTHON_DISPLAY_MODULES = ("IPython.display", "IPython.core.display")
 _EMPTY = cst.Module([])
 
 
@@ -34,11 +48,12 @@ class Parameter:
     cell: int
     value: object = None
     literal: bool = False
+    path_type: str | None = None  # `Path` or `pathlib.Path` when the default is a path
 
     @property
     def inline(self) -> bool:
         """Whether the default can stand in the signature: an immutable literal."""
-        return self.literal and _immutable(self.value)
+        return self.literal and immutable(self.value)
 
 
 @dataclass(frozen=True)
@@ -84,6 +99,9 @@ class Plan:
     run_async_name: str
     result_text: str | None = None
     title: str | None = None
+    module_alias: str = "pipeline"
+    package_alias: str = "package"
+    states_name: str = "pipeline_states"
     tests: tuple[TestCell, ...] = ()
     test_imports: tuple[cst.SimpleStatementLine, ...] = ()
     needs_display: bool = False
@@ -94,29 +112,6 @@ class Plan:
         return any(step.is_async for step in self.steps)
 
 
-@dataclass(eq=False)
-class _Stmt:
-    """A top-level statement of a cell, with the flow it has."""
-
-    cell: int
-    node: cst.BaseStatement
-    flow: Flow
-    last_in_cell: bool = False
-
-    @property
-    def is_definition(self) -> bool:
-        return isinstance(self.node, cst.FunctionDef | cst.ClassDef)
-
-
-@dataclass
-class _Group:
-    """Consecutive deploy cells that form one step."""
-
-    key: tuple[str, object]
-    cells: list[CodeCell] = field(default_factory=list)
-    statements: list[_Stmt] = field(default_factory=list)
-
-
 def lift(selection: Selection) -> Plan:
     """The module plan for a notebook's selected cells; NotebookError when it cannot be lifted."""
     deploy = selection.with_role(Role.DEPLOY)
@@ -125,25 +120,34 @@ def lift(selection: Selection) -> Plan:
             "has no deploy cells; tag the production cells `deploy` (or start them with "
             "`#| deploy`)"
         )
-    imports = _Imports()
+    imports = Imports()
     parameters = _parameters(selection.with_role(Role.PARAMETERS), imports)
-    groups = _group_cells(deploy, imports)
+    groups = group_cells(deploy, imports)
     notes: list[Diagnostic] = list(selection.warnings)
-    definitions = _module_level(groups, {p.name for p in parameters})
+    param_names = {p.name for p in parameters}
+    constants = placement.constants(groups, param_names)
+    definitions = placement.module_level(groups, param_names)
+    placement.place_closures(groups, param_names)
+    placement.refuse_global_writes(groups, definitions, constants, param_names)
+    definitions = sorted([*constants, *definitions], key=lambda d: d.order)
     step_bound = {n for g in groups for s in g.statements for n in s.flow.writes}
-    _refuse_rebound_imports(groups, imports.bound)
+    placement.refuse_rebound_imports(groups, imports.bound)
     result_cell, result = _take_result(deploy[-1], groups)
-    module_names = imports.bound | {_def_name(d.node) for d in definitions}
-    reads_display = _reads_anywhere(DISPLAY, groups, definitions, selection)
+    module_names = imports.bound | {n for d in definitions for n in d.flow.writes}
+    reads_display = checks.reads_anywhere(DISPLAY, groups, definitions, selection)
     needs_display = reads_display and DISPLAY not in module_names | step_bound
     if needs_display:
         module_names = module_names | {DISPLAY}
-    notebook_names = _all_bound(selection) | module_names
-    allocator = NameAllocator(notebook_names | {"run"})
+    notebook_names = checks.all_bound(selection) | module_names
+    allocator = NameAllocator(notebook_names | {RUN})
     tests = selection.with_role(Role.TEST)
     steps = _steps(groups, parameters, tests, result, allocator)
     test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names)
-    notes += _check_names(selection, groups, definitions, parameters, module_names)
+    checked = [*definitions, *(s for g in groups for s in g.statements)]
+    if result is not None:
+        line = cst.SimpleStatementLine([cst.Expr(result)])
+        checked.append(Statement(deploy[-1].index, line, analyse_statement(line)))
+    notes += checks.check_names(selection, checked, param_names, module_names, imports.star)
     return Plan(
         imports=imports.statements(),
         definitions=tuple((d.cell, d.node) for d in definitions),
@@ -154,6 +158,9 @@ def lift(selection: Selection) -> Plan:
         title=selection.title,
         result_var=allocator.claim("result", "value"),
         run_async_name=allocator.claim("_run", "async"),
+        module_alias=allocator.claim("pipeline", "module"),
+        package_alias=allocator.claim("package", "module"),
+        states_name=allocator.claim("pipeline_states", "fixture"),
         tests=test_cells,
         test_imports=test_imports.statements(),
         needs_display=needs_display,
@@ -161,67 +168,16 @@ def lift(selection: Selection) -> Plan:
     )
 
 
-# --- imports -------------------------------------------------------------------------------
-
-
-class _Imports:
-    """Hoisted imports, de-duplicated in order; `from __future__` first."""
-
-    def __init__(self) -> None:
-        self.seen: dict[str, cst.SimpleStatementLine] = {}
-        self.bound: set[str] = set()
-
-    def add(self, small: cst.Import | cst.ImportFrom) -> None:
-        small = _without_display_import(small)  # type: ignore[assignment]
-        if small is None:
-            return
-        line = cst.SimpleStatementLine(
-            body=[small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)]
-        )
-        key = _EMPTY.code_for_node(line).strip()
-        self.seen.setdefault(key, line)
-        self.bound |= set(analyse_statement(line).writes)
-
-    def statements(self) -> tuple[cst.SimpleStatementLine, ...]:
-        future = [s for k, s in self.seen.items() if k.startswith("from __future__")]
-        rest = [s for k, s in self.seen.items() if not k.startswith("from __future__")]
-        return tuple(future + rest)
-
-
-def _without_display_import(
-    node: cst.Import | cst.ImportFrom,
-) -> cst.Import | cst.ImportFrom | None:
-    """`from IPython.display import display` goes: the module brings its own display()."""
-    if not isinstance(node, cst.ImportFrom) or isinstance(node.names, cst.ImportStar):
-        return node
-    module = _EMPTY.code_for_node(node.module) if node.module else ""
-    if module not in _IPYTHON_DISPLAY_MODULES:
-        return node
-    kept = [a for a in node.names if not (_alias_name(a) == DISPLAY and a.asname is None)]
-    if not kept:
-        return None
-    kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
-    return node.with_changes(names=kept)
-
-
-def _alias_name(alias: cst.ImportAlias) -> str:
-    return _EMPTY.code_for_node(alias.name)
-
-
-def _is_import(small: cst.BaseSmallStatement) -> bool:
-    return isinstance(small, cst.Import | cst.ImportFrom)
-
-
 # --- parameters ----------------------------------------------------------------------------
 
 
-def _parameters(cells: Sequence[CodeCell], imports: _Imports) -> tuple[Parameter, ...]:
+def _parameters(cells: Sequence[CodeCell], imports: Imports) -> tuple[Parameter, ...]:
     """The parameters cells' assignments, in order; their imports are hoisted."""
     found: dict[str, Parameter] = {}
     for cell in cells:
         for line, statement in zip(statement_lines(cell.tree), cell.tree.body, strict=True):
             for small in _smalls(statement, cell, line):
-                if _is_import(small):
+                if is_import(small):
                     imports.add(small)  # type: ignore[arg-type]
                     continue
                 name, value = _parameter_assignment(small, cell.index, line)
@@ -271,111 +227,27 @@ def _parameter(name: str, value: cst.BaseExpression, cell: int) -> Parameter:
     try:
         literal = ast.literal_eval(code.strip())
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return Parameter(name, code.strip(), cell)
+        return Parameter(name, code.strip(), cell, path_type=_path_type(value))
     return Parameter(name, code.strip(), cell, value=literal, literal=True)
-
-
-def _immutable(value: object) -> bool:
-    if isinstance(value, tuple | frozenset):
-        return all(_immutable(item) for item in value)
-    return value is None or isinstance(value, bool | int | float | complex | str | bytes)
-
-
-# --- cells into steps and definitions --------------------------------------------------------
-
-
-def _group_cells(deploy: Sequence[CodeCell], imports: _Imports) -> list[_Group]:
-    """Hoist imports and group the remaining statements into steps, in notebook order."""
-    groups: list[_Group] = []
-    for cell in deploy:
-        key = _step_key(cell)
-        if not groups or groups[-1].key != key:
-            groups.append(_Group(key))
-        group = groups[-1]
-        group.cells.append(cell)
-        for position, statement in enumerate(cell.tree.body, start=1):
-            nodes = _without_imports(statement, imports)
-            for node in nodes:
-                last = position == len(cell.tree.body) and node is nodes[-1]
-                group.statements.append(_Stmt(cell.index, node, analyse_statement(node), last))
-    return groups
-
-
-def _step_key(cell: CodeCell) -> tuple[str, object]:
-    if cell.step is not None:
-        return ("named", cell.step)
-    return ("heading", cell.heading)
-
-
-def _without_imports(statement: cst.BaseStatement, imports: _Imports) -> list[cst.BaseStatement]:
-    """Hoist the imports of a statement line; what else it holds stays, without semicolons."""
-    if not isinstance(statement, cst.SimpleStatementLine):
-        return [statement]
-    if not any(_is_import(small) for small in statement.body):
-        return [_strip_semicolon(statement)]
-    kept: list[cst.BaseStatement] = []
-    for small in statement.body:
-        if _is_import(small):
-            imports.add(small)  # type: ignore[arg-type]
-        else:
-            bare = small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
-            kept.append(cst.SimpleStatementLine(body=[bare]))
-    if kept and statement.leading_lines:
-        kept[0] = kept[0].with_changes(leading_lines=statement.leading_lines)
-    return kept
-
-
-def _strip_semicolon(line: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
-    last = line.body[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
-    return line.with_changes(body=[*line.body[:-1], last])
-
-
-def _refuse_rebound_imports(groups: Sequence[_Group], imported: set[str]) -> None:
-    for group in groups:
-        for statement in group.statements:
-            clash = [name for name in statement.flow.writes if name in imported]
-            if clash:
-                raise NotebookError(
-                    f"rebinds `{clash[0]}`, which an import binds; rename one of them so that "
-                    "the module and the notebook agree",
-                    cell=statement.cell,
-                )
-
-
-def _module_level(groups: list[_Group], parameters: set[str]) -> list[_Stmt]:
-    """Take out of the steps the defs and classes that can live at module level, unchanged.
-
-    A def or class that reads names the steps or parameters bind, directly or through another
-    such def, or whose name a step rebinds, stays in its step as a nested definition, where it
-    sees those names; the rest move to module level.
-    """
-    statements = [s for g in groups for s in g.statements]
-    candidates = [s for s in statements if s.is_definition]
-    step_bound = parameters | {n for s in statements if not s.is_definition for n in s.flow.writes}
-    module_level = list(candidates)
-    changed = True
-    while changed:
-        changed = False
-        local = step_bound | {_def_name(d.node) for d in candidates if d not in module_level}
-        for definition in list(module_level):
-            free = function_free_names(definition.node)  # type: ignore[arg-type]
-            if free & local or _def_name(definition.node) in step_bound:
-                module_level.remove(definition)
-                changed = True
-    for group in groups:
-        group.statements = [s for s in group.statements if s not in module_level]
-    return module_level
-
-
-def _def_name(node: cst.BaseStatement) -> str:
-    assert isinstance(node, cst.FunctionDef | cst.ClassDef)
-    return node.name.value
 
 
 # --- the result ----------------------------------------------------------------------------
 
 
-def _take_result(last: CodeCell, groups: list[_Group]) -> tuple[int, cst.BaseExpression | None]:
+def _path_type(value: cst.BaseExpression) -> str | None:
+    """`Path` for `Path(...)`, `pathlib.Path` for `pathlib.Path(...)`: a data location."""
+    if not isinstance(value, cst.Call):
+        return None
+    function = value.func
+    name = function.attr.value if isinstance(function, cst.Attribute) else None
+    if isinstance(function, cst.Name):
+        name = function.value
+    if name not in {"Path", "PurePath", "PosixPath", "WindowsPath"}:
+        return None
+    return _EMPTY.code_for_node(function)
+
+
+def _take_result(last: CodeCell, groups: list[StepCells]) -> tuple[int, cst.BaseExpression | None]:
     """Remove the last deploy cell's trailing expression from its step and return it."""
     statements = groups[-1].statements
     if last.suppressed or not statements or not statements[-1].last_in_cell:
@@ -388,8 +260,8 @@ def _take_result(last: CodeCell, groups: list[_Group]) -> tuple[int, cst.BaseExp
         return last.index, None
     statements.pop()
     if rest:
-        kept = _strip_semicolon(final.node.with_changes(body=rest))
-        statements.append(_Stmt(final.cell, kept, analyse_statement(kept)))
+        kept = strip_semicolon(final.node.with_changes(body=rest))
+        statements.append(Statement(final.cell, kept, analyse_statement(kept)))
     return last.index, tail.value
 
 
@@ -397,23 +269,26 @@ def _take_result(last: CodeCell, groups: list[_Group]) -> tuple[int, cst.BaseExp
 
 
 def _steps(
-    groups: list[_Group],
+    groups: list[StepCells],
     parameters: Sequence[Parameter],
     tests: Sequence[CodeCell],
     result: cst.BaseExpression | None,
     allocator: NameAllocator,
 ) -> tuple[Step, ...]:
-    flows = [sequence(s.flow for s in group.statements) for group in groups]
+    tail: list[Statement] = []
     if result is not None:
         result_line = cst.SimpleStatementLine(body=[cst.Expr(result)])
-        flows[-1] = flows[-1].then(analyse_statement(result_line))
+        tail = [Statement(0, result_line, analyse_statement(result_line))]
+    bodies = [[*g.statements, *(tail if g is groups[-1] else [])] for g in groups]
+    read_later = _read_later(groups, bodies, tests)
+    flows = [step_flow(body, later) for body, later in zip(bodies, read_later, strict=True)]
     outputs = _outputs(groups, flows, tests)
     names = _step_names(groups, allocator)
     steps: list[Step] = []
     available = {p.name for p in parameters}
     for index, (group, flow) in enumerate(zip(groups, flows, strict=True)):
         through = [n for n in flow.writes if n in outputs[index] and n not in flow.must]
-        wanted = [*flow.reads, *through, *_deferred_order(flow)]
+        wanted = [*flow.reads, *through]
         params = tuple(dict.fromkeys(n for n in wanted if n in available))
         available |= set(flow.writes)
         is_last = index == len(groups) - 1
@@ -436,12 +311,51 @@ def _steps(
     return tuple(steps)
 
 
-def _deferred_order(flow: Flow) -> list[str]:
-    return sorted(flow.deferred - set(flow.reads))
+def _read_later(
+    groups: Sequence[StepCells], bodies: Sequence[Sequence[Statement]], tests: Sequence[CodeCell]
+) -> list[set[str]]:
+    """For each step, the names that later steps or later test cells read."""
+    test_reads = [(t.index, bound_by_reads(t)) for t in tests]
+    later: list[set[str]] = []
+    for index, group in enumerate(groups):
+        names = {n for body in bodies[index + 1 :] for s in body for n in names_read(s)}
+        last_cell = group.cells[-1].index
+        names |= {n for cell, reads in test_reads if cell > last_cell for n in reads}
+        later.append(names)
+    return later
+
+
+def step_flow(statements: Sequence[Statement], read_later: set[str]) -> Flow:
+    """The flow of a step, with each def's call-time reads charged where it is first used.
+
+    A def reads its free names when it is called, not when it is defined: charging them at its
+    first use in the step, or at the step's end when a later step reads the def, keeps names
+    that the step binds before that use from becoming inputs.
+    """
+    pending: dict[str, frozenset[str]] = {}
+    flows: list[Flow] = []
+    for statement in statements:
+        flow = statement.flow
+        used = [n for n in pending if n in flow.reads or n in flow.deferred]
+        charged = {name for n in used for name in pending.pop(n)}
+        if charged:
+            flows.append(Flow(reads=tuple(sorted(charged))))
+        if statement.is_definition:
+            own = def_name(statement.node)
+            pending[own] = flow.deferred - {own}
+            flows.append(replace(flow, deferred=frozenset()))
+        else:
+            flows.append(
+                Flow(reads=tuple(sorted(flow.deferred))).then(replace(flow, deferred=frozenset()))
+            )
+    escaping = [names for name, names in pending.items() if name in read_later]
+    if escaping:
+        flows.append(Flow(reads=tuple(sorted(set().union(*escaping)))))
+    return sequence(flows)
 
 
 def _outputs(
-    groups: Sequence[_Group], flows: Sequence[Flow], tests: Sequence[CodeCell]
+    groups: Sequence[StepCells], flows: Sequence[Flow], tests: Sequence[CodeCell]
 ) -> list[list[str]]:
     """For each step, the names it binds that a later step or test cell reads (liveness)."""
     readers_after: list[set[str]] = [set() for _ in groups]
@@ -460,11 +374,11 @@ def _outputs(
         flow = flows[index]
         outputs[index] = [n for n in flow.writes if n in live]
         through = {n for n in live if n in flow.writes and n not in flow.must}
-        live = (live - flow.must) | set(flow.reads) | flow.deferred | through
+        live = (live - flow.must) | set(flow.reads) | through
     return outputs
 
 
-def _step_names(groups: Sequence[_Group], allocator: NameAllocator) -> list[str]:
+def _step_names(groups: Sequence[StepCells], allocator: NameAllocator) -> list[str]:
     names: list[str] = []
     for ordinal, group in enumerate(groups, start=1):
         kind, value = group.key
@@ -477,14 +391,14 @@ def _step_names(groups: Sequence[_Group], allocator: NameAllocator) -> list[str]
     return names
 
 
-def _heading_text(group: _Group) -> str | None:
+def _heading_text(group: StepCells) -> str | None:
     kind, value = group.key
     if kind == "named":
         return str(value)
     return value.text if isinstance(value, Heading) else None
 
 
-def _with_marker(group: _Group, statement: _Stmt) -> cst.BaseStatement:
+def _with_marker(group: StepCells, statement: Statement) -> cst.BaseStatement:
     """The first statement of each cell in a step carries a `# cell N` comment."""
     first_of_cell = next(s for s in group.statements if s.cell == statement.cell)
     if first_of_cell is not statement:
@@ -505,12 +419,12 @@ def with_cell_marker(node: cst.BaseStatement, cell: int) -> cst.BaseStatement:
 
 def _test_cells(
     tests: Sequence[CodeCell],
-    groups: Sequence[_Group],
+    groups: Sequence[StepCells],
     steps: Sequence[Step],
     parameters: Sequence[Parameter],
     module_names: set[str],
-) -> tuple[tuple[TestCell, ...], _Imports]:
-    imports = _Imports()
+) -> tuple[tuple[TestCell, ...], Imports]:
+    imports = Imports()
     result: list[TestCell] = []
     for test in tests:
         done = [g for g in groups if g.cells[0].index < test.index]
@@ -519,7 +433,7 @@ def _test_cells(
         }
         body: list[cst.BaseStatement] = []
         for statement in test.tree.body:
-            body.extend(_without_imports(statement, imports))
+            body.extend(without_imports(statement, imports))
         flow = sequence(analyse_statement(s) for s in body)
         reads = [*flow.reads, *sorted(flow.deferred - set(flow.reads))]
         own = imports.bound
@@ -533,127 +447,3 @@ def _test_cells(
             )
         )
     return tuple(result), imports
-
-
-# --- checks --------------------------------------------------------------------------------
-
-
-def _check_names(
-    selection: Selection,
-    groups: Sequence[_Group],
-    definitions: Sequence[_Stmt],
-    parameters: Sequence[Parameter],
-    module_names: set[str],
-) -> list[Diagnostic]:
-    """Undefined names are errors (or star-import guesses); hidden state is a warning."""
-    bound = module_names | {p.name for p in parameters}
-    bound |= {n for g in groups for s in g.statements for n in s.flow.writes}
-    readers: dict[str, int] = {}
-    star: list[str] = []
-    for statement in [*definitions, *(s for g in groups for s in g.statements)]:
-        for name in (*statement.flow.reads, *sorted(statement.flow.deferred)):
-            readers.setdefault(name, statement.cell)
-        star.extend(statement.flow.star_imports)
-    unknown = {n: c for n, c in readers.items() if n not in bound and n not in BUILTINS | _DUNDERS}
-    notes: list[Diagnostic] = []
-    if unknown and star:
-        for name, cell in unknown.items():
-            notes.append(warning(f"`{name}` is taken to come from `from {star[0]} import *`", cell))
-    elif unknown:
-        first = min(unknown, key=lambda name: unknown[name])
-        raise NotebookError(
-            _unknown_message(unknown, selection),
-            cell=unknown[first],
-            line=_line_reading(first, unknown[first], selection),
-        )
-    notes += _hidden_state(selection, readers, bound - module_names)
-    return notes
-
-
-_DUNDERS = frozenset({"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__"})
-
-
-def _unknown_message(unknown: dict[str, int], selection: Selection) -> str:
-    """Each undefined name with the cell that reads it and an unmarked cell that binds it."""
-    others = selection.with_role(Role.UNMARKED, Role.TEST)
-    parts = []
-    for name, cell in sorted(unknown.items(), key=lambda item: item[1]):
-        binder = next((c.index for c in others if name in _bound_by(c)), None)
-        fix = (
-            f"cell {binder} binds it: mark cell {binder} deploy, or make it a parameter"
-            if binder is not None
-            else "no cell binds it"
-        )
-        parts.append(f"`{name}` (read in cell {cell}; {fix})")
-    return "deploy cells read names that no deploy or parameters cell binds: " + "; ".join(parts)
-
-
-def _line_reading(name: str, cell_index: int, selection: Selection) -> int | None:
-    """The line of the first statement in a cell that reads `name`."""
-    cell = next(c for c in selection.cells if c.index == cell_index)
-    for line, statement in zip(statement_lines(cell.tree), cell.tree.body, strict=True):
-        flow = analyse_statement(statement)
-        if name in flow.reads or name in flow.deferred:
-            return line
-    return None
-
-
-def _bound_by(cell: CodeCell) -> set[str]:
-    return {n for s in cell.tree.body for n in analyse_statement(s).writes}
-
-
-def _hidden_state(
-    selection: Selection, readers: dict[str, int], pipeline_names: set[str]
-) -> list[Diagnostic]:
-    """Unmarked cells that rebind or change, before a deploy cell reads it, a pipeline name."""
-    notes = []
-    last_read: dict[str, int] = {}
-    for cell in selection.with_role(Role.DEPLOY):
-        for statement in cell.tree.body:
-            flow = analyse_statement(statement)
-            for name in (*flow.reads, *flow.deferred):
-                last_read[name] = cell.index
-    for cell in selection.with_role(Role.UNMARKED):
-        flow = sequence(analyse_statement(s) for s in cell.tree.body)
-        touched = dict.fromkeys([*flow.writes, *sorted(flow.mutates)])
-        for name in touched:
-            if name in pipeline_names and last_read.get(name, 0) > cell.index:
-                verb = "rebinds" if name in flow.writes else "changes"
-                notes.append(
-                    warning(
-                        f"hidden state: this unmarked cell {verb} `{name}`, which deploy cell "
-                        f"{last_read[name]} reads; the notebook's run and the pipeline's differ",
-                        cell.index,
-                    )
-                )
-    return notes
-
-
-def _all_bound(selection: Selection) -> set[str]:
-    return {n for cell in selection.cells for n in _bound_by(cell)}
-
-
-def _reads_anywhere(
-    name: str, groups: Iterable[_Group], definitions: Iterable[_Stmt], selection: Selection
-) -> bool:
-    statements = [*definitions, *(s for g in groups for s in g.statements)]
-    if any(name in s.flow.reads or name in s.flow.deferred for s in statements):
-        return True
-    return any(name in _bound_by_reads(c) for c in selection.with_role(Role.TEST))
-
-
-def _bound_by_reads(cell: CodeCell) -> set[str]:
-    flow = sequence(analyse_statement(s) for s in cell.tree.body)
-    return set(flow.reads) | flow.deferred
-
-
-def statement_lines(module: cst.Module) -> list[int]:
-    """The line, within the cell, on which each top-level statement starts."""
-    line = 1 + len(module.header)
-    starts = []
-    for statement in module.body:
-        line += len(statement.leading_lines)
-        starts.append(line)
-        bare = statement.with_changes(leading_lines=())
-        line += _EMPTY.code_for_node(bare).count("\n")
-    return starts

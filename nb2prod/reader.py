@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import NotebookError
+from nb2prod.structure import check_structure
 
 SUPPORTED_MAJOR = (3, 4)
+_IMPORT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ def read_notebook(path: Path) -> Notebook:
     """Read `path` as a notebook, raising NotebookError with a fix for anything wrong."""
     if path.is_dir():
         raise NotebookError("is a folder, not a notebook file; name an .ipynb file")
+    if path.exists() and not path.is_file():
+        # a FIFO would block the build and /dev/zero would fill memory: never opened
+        raise NotebookError("is not a regular file (a pipe or a device); name an .ipynb file")
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -54,13 +60,9 @@ def parse_notebook(data: bytes | str) -> Notebook:
             raise NotebookError(
                 f"is not UTF-8 text (byte {exc.start}); save the notebook from Jupyter again"
             ) from None
-    try:
-        raw = json.loads(data)
-    except json.JSONDecodeError as exc:
-        raise NotebookError(
-            f"is not valid notebook JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
-            "the file may be truncated or merged by hand"
-        ) from None
+    if not data.strip():
+        raise NotebookError("is empty; save the notebook from Jupyter again")
+    raw = _json(data)
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise NotebookError("is JSON but not a notebook (no 'nbformat' key)")
     node = _validated(raw)
@@ -71,10 +73,25 @@ def parse_notebook(data: bytes | str) -> Notebook:
     return Notebook(cells=cells, language=language)
 
 
+def _json(text: str) -> object:
+    """The JSON value of `text`, or NotebookError saying where it breaks."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(
+            f"is not valid notebook JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
+            "the file may be truncated or merged by hand"
+        ) from None
+    except (ValueError, RecursionError) as exc:  # a number too long, arrays nested too deep
+        what = "nested too deeply" if isinstance(exc, RecursionError) else "with a number too long"
+        raise NotebookError(f"is JSON {what} to be a notebook; the file is damaged") from None
+
+
 def _validated(raw: dict[str, Any]) -> dict[str, Any]:
     """Upgrade to nbformat 4 and validate, turning nbformat's exceptions into NotebookError."""
-    import nbformat
-    from nbformat.validator import normalize
+    with _IMPORT_LOCK:  # imported lazily; threads reading at once must not see it half-made
+        import nbformat
+        from nbformat.validator import normalize
 
     major = raw.get("nbformat")
     if not isinstance(major, int) or isinstance(major, bool):
@@ -83,6 +100,7 @@ def _validated(raw: dict[str, Any]) -> dict[str, Any]:
         raise NotebookError(
             f"uses nbformat {major}; nb2prod reads nbformat 3 and 4 (open and save it in Jupyter)"
         )
+    check_structure(raw)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -93,7 +111,7 @@ def _validated(raw: dict[str, Any]) -> dict[str, Any]:
             nbformat.validate(node)
         except nbformat.ValidationError as exc:
             raise NotebookError(_schema_message(exc)) from None
-        except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
+        except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as exc:
             raise NotebookError(
                 f"does not follow the notebook format ({type(exc).__name__}: {exc}); "
                 "save it from Jupyter again"

@@ -3,16 +3,20 @@
 Every generated file starts with a header naming its notebook and the SHA-256 of the rest of
 the file. A file without that header was not written by nb2prod; a file whose content no
 longer matches its hash was edited by hand. Neither is ever overwritten or deleted without
-`--force`. A package is written into a staging folder beside it and swapped in whole, so a
-failure leaves the previous output exactly as it was.
+`--force`, and nothing is written through a symbolic link. A package is written into a staging
+folder beside it and swapped in whole, under a lock on the output folder, so a failure leaves
+the previous output exactly as it was and a crash leaves nothing the next build cannot undo.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import shutil
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -41,6 +45,7 @@ class Ownership(Enum):
     GENERATED = "generated"  # written by nb2prod and unchanged since
     EDITED = "edited"  # written by nb2prod, then changed by hand
     FOREIGN = "foreign"  # not written by nb2prod
+    LINK = "link"  # a symbolic link, or a file inside a linked folder: never written through
 
 
 def ownership(text: str) -> Ownership:
@@ -74,7 +79,14 @@ class Changes:
 def compare(files: dict[str, str], dest: Path, *, force: bool = False) -> Changes:
     """What writing `files` into `dest` would do, and which files it must not touch."""
     create, update, unchanged, refused = [], [], [], []
+    if dest.is_symlink():
+        return _replace_link(files, force)
     for rel, text in sorted(files.items()):
+        if _linked(dest, rel):
+            update.append(rel)
+            if not force:
+                refused.append((rel, Ownership.LINK))
+            continue
         current = _read(dest / rel)
         if current is None:
             create.append(rel)
@@ -96,18 +108,42 @@ def compare(files: dict[str, str], dest: Path, *, force: bool = False) -> Change
     return Changes(tuple(create), tuple(update), tuple(remove), tuple(refused), tuple(unchanged))
 
 
+def _replace_link(files: dict[str, str], force: bool) -> Changes:
+    """`dest` itself is a symbolic link: replace the link with a folder, only when forced."""
+    refused = () if force else (("", Ownership.LINK),)
+    return Changes(update=tuple(sorted(files)), refused=refused)
+
+
+def _linked(dest: Path, rel: str) -> bool:
+    """Whether a folder on the way from `dest` to `rel`, or the file itself, is a symbolic link."""
+    path = dest
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink():
+            return True
+        if not path.exists():
+            return False
+    return False
+
+
 def _read(path: Path) -> str | None:
+    """A file's text; None when absent; a foreign marker for what is not a readable text file."""
+    if not path.exists():
+        return None
+    if not path.is_file():
+        return _UNREADABLE  # a folder, a FIFO or a device where a file belongs: never opened
     try:
         return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
     except (OSError, UnicodeDecodeError):
-        return "\0unreadable"  # never equal to generated text, and foreign
+        return _UNREADABLE
+
+
+_UNREADABLE = "\0unreadable"  # never equal to generated text, and foreign
 
 
 def _generated_files(dest: Path) -> list[str]:
     """Files under `dest` that carry an nb2prod header (intact or edited)."""
-    if not dest.is_dir():
+    if not dest.is_dir() or dest.is_symlink():
         return []
     found = []
     for path in sorted(dest.rglob("*")):
@@ -123,6 +159,7 @@ def refusal_message(dest: Path, refused: tuple[tuple[str, Ownership], ...]) -> s
     reasons = {
         Ownership.EDITED: "was edited by hand",
         Ownership.FOREIGN: "was not written by nb2prod",
+        Ownership.LINK: "is or lies under a symbolic link",
     }
     listed = "; ".join(f"{(dest / rel).as_posix()} {reasons[owner]}" for rel, owner in refused)
     return (
@@ -131,37 +168,144 @@ def refusal_message(dest: Path, refused: tuple[tuple[str, Ownership], ...]) -> s
     )
 
 
+def drift_report(dest: Path, changes: Changes) -> list[str]:
+    """One line per file that differs from the build: what `--check` prints."""
+    reasons = {
+        Ownership.EDITED: "edited by hand; move the change into the notebook, or pass --force",
+        Ownership.FOREIGN: "not written by nb2prod; move it away, or pass --force",
+        Ownership.LINK: "a symbolic link; nb2prod never writes through links",
+    }
+    refused = dict(changes.refused)
+    lines = [f"{(dest / rel).as_posix()}: missing" for rel in changes.create]
+    lines += [f"{(dest / rel).as_posix()}: stale" for rel in changes.update if rel not in refused]
+    lines += [f"{(dest / rel).as_posix()}: no longer generated" for rel in changes.remove]
+    lines += [f"{(dest / rel).as_posix()}: {reasons[owner]}" for rel, owner in changes.refused]
+    return lines
+
+
+def check_destination(dest: Path) -> None:
+    """Refuse a package folder that is a file, or that lies under a file (`--out` naming a file)."""
+    for path in (dest, *dest.parents):
+        if path.is_dir():
+            return
+        if path.exists() or path.is_symlink():
+            raise NotebookError(
+                f"{path.as_posix()} is a file, not a folder; --out must name a folder"
+            )
+
+
+def update_package(files: dict[str, str], dest: Path, *, force: bool = False) -> Changes:
+    """Bring `dest` in line with `files`: recover from any crashed build, compare, then swap.
+
+    The output folder is locked from the comparison to the swap, so two builds of the same
+    notebook never interleave and a leftover staging folder can only be a crashed build's.
+    """
+    check_destination(dest)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(dest.parent):
+            recover(dest)
+            changes = compare(files, dest, force=force)
+            write_package(files, dest, changes)
+    except OSError as exc:
+        raise NotebookError(f"could not write {dest.as_posix()}: {exc.strerror or exc}") from None
+    return changes
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock on `folder` itself, so no lock file is left in it."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this platform: builds are not serialised
+        yield
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)  # closing releases the lock
+
+
+def recover(dest: Path) -> None:
+    """Undo what a build killed mid-write left beside `dest`; call only under the lock.
+
+    A staging folder is an unfinished new package: discarded. A retired folder is the previous
+    package: put back if the kill came between the two renames, else discarded.
+    """
+    for leftover in sorted(dest.parent.glob(f".{dest.name}.nb2prod-*")):
+        if "-old-" in leftover.name and not dest.exists() and not dest.is_symlink():
+            leftover.rename(dest)
+        else:
+            _discard(leftover)
+
+
 def write_package(files: dict[str, str], dest: Path, changes: Changes) -> None:
     """Replace `dest` with `files` in one swap, keeping files nb2prod does not own."""
     if changes.refused:
         raise NotebookError(refusal_message(dest, changes.refused))
     if changes.empty:
         return
-    if dest.exists() and not dest.is_dir():
-        raise NotebookError(f"{dest.as_posix()} is a file; --out must name a folder")
+    check_destination(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = dest.parent / f".{dest.name}.nb2prod-{os.getpid()}"
-    retired = dest.parent / f".{dest.name}.nb2prod-old-{os.getpid()}"
-    _discard(staging)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.nb2prod-new-", dir=dest.parent))
+    retired = staging.with_name(staging.name.replace("-new-", "-old-"))
     try:
-        if dest.is_dir():
-            shutil.copytree(dest, staging, symlinks=True, copy_function=_link_or_copy)
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.copytree(
+                dest, staging, symlinks=True, copy_function=_link_or_copy, dirs_exist_ok=True
+            )
         for rel in changes.remove:
             (staging / rel).unlink()
         for rel in (*changes.create, *changes.update):
             target = staging / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.unlink(missing_ok=True)  # never write through a hard link to the old file
+            _real_folders(staging, target.parent)
+            target.unlink(missing_ok=True)  # never write through a hard or symbolic link
             target.write_text(files[rel], encoding="utf-8")
-        if dest.is_dir():
-            dest.rename(retired)
-        staging.rename(dest)
-    except OSError as exc:
+        if not _exchange(staging, dest):
+            if dest.exists() or dest.is_symlink():
+                dest.rename(retired)
+            staging.rename(dest)
+    except BaseException as exc:  # whatever stops the build, the previous output stays
         _discard(staging)
         if retired.exists() and not dest.exists():
             retired.rename(dest)
+        if not isinstance(exc, OSError):
+            raise
         raise NotebookError(f"could not write {dest.as_posix()}: {exc.strerror or exc}") from None
     _discard(retired)
+    _discard(staging)  # after an exchange, the previous package
+
+
+def _exchange(new: Path, old: Path) -> bool:
+    """Swap two folders in one atomic step (Linux renameat2), so `old` never goes missing.
+
+    False where the system cannot, and the caller falls back to two renames; a crash between
+    them leaves the previous package as a retired folder that `recover` puts back.
+    """
+    if not (old.is_dir() and not old.is_symlink()):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, bytes(new), at_fdcwd, bytes(old), rename_exchange)
+    return bool(done == 0)
+
+
+def _real_folders(root: Path, folder: Path) -> None:
+    """Make `folder` under `root`, replacing any symbolic link on the way by a real folder."""
+    path = root
+    for part in folder.relative_to(root).parts:
+        path = path / part
+        if path.is_symlink():
+            path.unlink()  # the link itself goes, never what it points to
+        path.mkdir(exist_ok=True)
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -174,5 +318,5 @@ def _link_or_copy(src: str, dst: str) -> None:
 def _discard(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
+    elif path.exists() or path.is_symlink():
         path.unlink()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from nb2prod.config import Config
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
+CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.ipynb").exists())
+WORKING_CASES = [c for c in CASES if not (FIXTURES / c / "expected_error.txt").exists()]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +50,17 @@ def load_package(project: Path, package: str) -> Iterator[ModuleType]:
     finally:
         sys.path.remove(str(project))
         _unload(package)
+
+
+def run_generated_tests(project: Path) -> subprocess.CompletedProcess[str]:
+    """Run a generated project's own tests with pytest, in its folder."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def _unload(package: str) -> None:

@@ -105,6 +105,75 @@ CASES: dict[str, dict[str, object]] = {
         ],
         "overrides": {"size": 6},
     },
+    "functions_reading_globals": {
+        "cells": [
+            "parameters: data_scale = 2\ncutoff = 0.5",
+            "deploy: THRESHOLD = 0.75\nLABELS = ('low', 'high')\n\n\n"
+            "def is_high(p):\n    return p > THRESHOLD\n\n\n"
+            "def label(p):\n    return LABELS[is_high(p)]",
+            "deploy: def scaled(values):\n    return [v * data_scale for v in values]\n\n\n"
+            "def predict(x):\n    return model.score(x) > cutoff",
+            "md: ## Fit",
+            "deploy: class Model:\n    def __init__(self, weight):\n        self.weight = weight\n\n"
+            "    def score(self, x):\n        return x * self.weight\n\n\n"
+            "model = Model(weight=len(scaled([1, 2, 3])) / 10)",
+            "md: ## Predict",
+            "deploy: [(label(p), predict(p)) for p in (0.5, 0.8, 2.0)]",
+        ],
+        "overrides": {"data_scale": 5, "cutoff": 1.0},
+    },
+    "star_import": {
+        "cells": [
+            "deploy: from math import *\nradius = 3",
+            "deploy: round(pi * radius ** 2, 3), floor(sqrt(radius))",
+        ],
+    },
+    "top_level_await": {
+        "cells": [
+            "deploy: import asyncio\n\n\nasync def fetch(n):\n    await asyncio.sleep(0)\n    return n * 2",
+            "deploy: first = await fetch(1)\nresults = [await fetch(i) for i in range(3)]",
+            "deploy: first, results",
+        ],
+    },
+    "hidden_state": {
+        "cells": [
+            "deploy: rows = [3, 1, 2]\nfactor = 2",
+            "factor = 10\nrows.append(99)\nrows[0] = -1",
+            "deploy: [r * factor for r in rows]",
+        ],
+    },
+    "notebook_names_like_generated_ones": {
+        "cells": [
+            "deploy: from subprocess import run\n\n\ndef main(x):\n    return x + 1\n\n\n"
+            "app = 'demo'\npipeline = [main(1), main(2)]",
+            "deploy: def run_twice(f, x):\n    return f(f(x))\n\n\nresult = run_twice(main, 0)",
+            "test: assert pipeline == [2, 3]\nassert app == 'demo'\nassert callable(run)",
+            "deploy: (app, pipeline, result, run.__name__)",
+        ],
+    },
+    "error_global_rebinding": {
+        "cells": [
+            "deploy: count = 0\n\n\ndef bump():\n    global count\n    count += 1",
+            "deploy: bump()\ncount",
+        ],
+    },
+    "rebound_in_one_step": {
+        "cells": [
+            "deploy: scale = 2\n\n\ndef grow(x):\n    return x * scale",
+            "deploy: small = grow(1)",
+            "deploy: scale = 10\nbig = grow(1)\n(small, big)",
+        ],
+    },
+    "error_rebound_after_use": {
+        "cells": [
+            "md: ## Define",
+            "deploy: scale = 2\n\n\ndef grow(x):\n    return x * scale",
+            "md: ## Use",
+            "deploy: small = grow(1)",
+            "md: ## Rescale",
+            "deploy: scale = 10\nbig = grow(1)\n(small, big)",
+        ],
+    },
     "error_syntax": {
         "cells": ["deploy: x = 1", "deploy: y = (x +\n    2\nprint(y)"],
     },

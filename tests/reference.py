@@ -4,34 +4,58 @@ in order, in one namespace; the result is the last deploy cell's trailing expres
 from __future__ import annotations
 
 import ast
+import asyncio
+import inspect
 from pathlib import Path
 from typing import Any
 
 from nb2prod.cells import Role, select
-from nb2prod.reader import read_notebook
+from nb2prod.reader import Notebook, read_notebook
 
 
 def run_notebook(path: Path, overrides: dict[str, Any] | None = None) -> Any:
     """Execute a notebook's parameters and deploy cells in order, as Jupyter would."""
-    selection = select(read_notebook(path))
+    return run_cells(read_notebook(path), overrides)
+
+
+def run_cells(notebook: Notebook, overrides: dict[str, Any] | None = None) -> Any:
+    """Execute a notebook's parameters and deploy cells in order, in one namespace."""
+    selection = select(notebook)
     namespace: dict[str, Any] = {"__name__": "__main__", "display": print}
-    for cell in selection.with_role(Role.PARAMETERS):
-        exec(compile(cell.tree.code, f"<cell {cell.index}>", "exec"), namespace)
-    namespace.update(overrides or {})
-    deploy = selection.with_role(Role.DEPLOY)
-    for cell in deploy[:-1]:
-        exec(compile(cell.tree.code, f"<cell {cell.index}>", "exec"), namespace)
-    last = deploy[-1]
-    return run_last_cell(last.tree.code, namespace, shows_result=not last.suppressed)
+    loop = asyncio.new_event_loop()  # one loop for the whole notebook, as in a kernel
+    try:
+        for cell in selection.with_role(Role.PARAMETERS):
+            _run(ast.parse(cell.tree.code), "exec", namespace, loop)
+        namespace.update(overrides or {})
+        deploy = selection.with_role(Role.DEPLOY)
+        for cell in deploy[:-1]:
+            _run(ast.parse(cell.tree.code), "exec", namespace, loop)
+        last = deploy[-1]
+        return run_last_cell(last.tree.code, namespace, loop, shows_result=not last.suppressed)
+    finally:
+        loop.close()
 
 
-def run_last_cell(code: str, namespace: dict[str, Any], *, shows_result: bool = True) -> Any:
+def run_last_cell(
+    code: str,
+    namespace: dict[str, Any],
+    loop: asyncio.AbstractEventLoop,
+    *,
+    shows_result: bool = True,
+) -> Any:
     """Run a cell and return what Jupyter shows for it: its trailing expression's value."""
     tree = ast.parse(code)
     if not shows_result or not tree.body or not isinstance(tree.body[-1], ast.Expr):
-        exec(compile(tree, "<last cell>", "exec"), namespace)
+        _run(tree, "exec", namespace, loop)
         return None
-    body = ast.Module(body=tree.body[:-1], type_ignores=[])
-    exec(compile(body, "<last cell>", "exec"), namespace)
-    expression = ast.Expression(body=tree.body[-1].value)
-    return eval(compile(expression, "<last cell>", "eval"), namespace)
+    _run(ast.Module(body=tree.body[:-1], type_ignores=[]), "exec", namespace, loop)
+    return _run(ast.Expression(body=tree.body[-1].value), "eval", namespace, loop)
+
+
+def _run(
+    tree: ast.AST, mode: str, namespace: dict[str, Any], loop: asyncio.AbstractEventLoop
+) -> Any:
+    """exec or eval a cell's code; top-level await runs on the notebook's event loop."""
+    code = compile(tree, "<cell>", mode, flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    value = eval(code, namespace)
+    return loop.run_until_complete(value) if inspect.iscoroutine(value) else value

@@ -146,3 +146,30 @@ def test_warnings_go_to_stderr(project: Path) -> None:
 def test_help_lists_build() -> None:
     code, out, _ = invoke("--help")
     assert code == 0 and "build" in out
+
+
+def test_path_parameter_is_a_path_option(project: Path) -> None:
+    from conftest import load_package
+
+    write_notebook(
+        project / "paths.ipynb",
+        [
+            "parameters: import pathlib\ndata_dir = pathlib.Path('data')",
+            "deploy: (data_dir / 'x.csv').as_posix()",
+        ],
+    )
+    assert invoke("build", "paths.ipynb")[0] == 0
+    with load_package(project / "build" / "paths", "paths") as pipeline:
+        import importlib
+        import inspect
+
+        assert (
+            str(inspect.signature(pipeline.run).parameters["data_dir"].annotation)
+            == "pathlib.Path | None"
+        )
+        main = importlib.import_module("paths.__main__")
+        assert (
+            runner.invoke(main.app, ["--data-dir", "elsewhere"]).stdout.strip()
+            == '"elsewhere/x.csv"'
+        )
+        assert runner.invoke(main.app, []).stdout.strip() == '"data/x.csv"'

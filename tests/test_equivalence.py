@@ -11,14 +11,9 @@ import pytest
 
 from nb2prod.build import Status
 
-from conftest import FIXTURES, ROOT, build, load_package
+from conftest import FIXTURES, ROOT, WORKING_CASES, build, load_package
 from reference import run_notebook
 
-CASES = sorted(
-    p.name
-    for p in FIXTURES.iterdir()
-    if (p / "input.ipynb").exists() and not (p / "expected_error.txt").exists()
-)
 EXAMPLE = ROOT / "examples" / "churn_deploy.ipynb"
 
 
@@ -37,7 +32,7 @@ def check(notebook: Path, package: str, tmp_path: Path, overrides: dict[str, Any
             assert same(generated, run_notebook(notebook, copy.deepcopy(overrides)))
 
 
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case", WORKING_CASES)
 def test_fixture_equals_cells_in_order(case: str, tmp_path: Path) -> None:
     folder = FIXTURES / case
     overrides = json.loads((folder / "overrides.json").read_text())

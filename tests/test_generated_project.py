@@ -8,25 +8,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from nb2prod.build import Status
 
-from conftest import ROOT, build
+from conftest import FIXTURES, ROOT, WORKING_CASES, build, run_generated_tests
 
 EXAMPLE = ROOT / "examples" / "churn_deploy.ipynb"
 
 
 def test_generated_tests_pass_under_pytest(tmp_path: Path) -> None:
     assert build(EXAMPLE, tmp_path).status is Status.WRITTEN
-    project = tmp_path / "churn_deploy"
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_generated_tests(tmp_path / "churn_deploy")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "3 passed" in done.stdout
+
+
+@pytest.mark.parametrize("case", WORKING_CASES)
+def test_fixture_tests_pass_under_pytest(case: str, tmp_path: Path) -> None:
+    assert build(FIXTURES / case / "input.ipynb", tmp_path, name=case).status is Status.WRITTEN
+    done = run_generated_tests(tmp_path / case)
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_module_runs_as_a_command(tmp_path: Path) -> None:

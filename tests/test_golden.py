@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import black
@@ -11,9 +13,17 @@ import pytest
 
 from nb2prod.build import Status
 
-from conftest import FIXTURES, ROOT, build
+from conftest import CASES, FIXTURES, ROOT, build
 
-CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.ipynb").exists())
+
+@pytest.fixture
+def golden_out() -> Iterator[Path]:
+    """An output folder at a fixed depth under the project, so that the generated tests' path
+    back to the notebook is the same in every checkout and on every machine."""
+    (ROOT / "build").mkdir(exist_ok=True)
+    out = Path(tempfile.mkdtemp(prefix="golden-", dir=ROOT / "build"))
+    yield out
+    shutil.rmtree(out, ignore_errors=True)
 
 
 def test_there_are_golden_cases() -> None:
@@ -22,14 +32,14 @@ def test_there_are_golden_cases() -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_golden(
-    case: str, tmp_path: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch
+    case: str, golden_out: Path, update_golden: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(ROOT)
     folder = FIXTURES / case
     notebook = (folder / "input.ipynb").relative_to(ROOT)
-    result = build(notebook, tmp_path, name=case)
+    result = build(notebook, golden_out, name=case)
     messages = "".join(line + "\n" for line in result.messages)
-    produced = tmp_path / case
+    produced = golden_out / case
     if update_golden:
         _update(folder, result.status, messages, produced)
     expected_error = folder / "expected_error.txt"

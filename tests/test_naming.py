@@ -15,6 +15,9 @@ PACKAGES = [
     pytest.param("json", "nb_json", id="standard library name"),
     pytest.param("class", "nb_class", id="keyword"),
     pytest.param("...", "notebook", id="nothing left"),
+    pytest.param("Churn\nDeploy \"v2\" '''", "churn_deploy_v2", id="quotes and line breaks"),
+    pytest.param("中文", "notebook", id="nothing ASCII left"),
+    pytest.param("..\\..\\etc", "etc", id="never a path"),
 ]
 
 

@@ -13,7 +13,13 @@ def render(plan: Plan, target: Target) -> str:
     """The source of `<package>/__main__.py`, before formatting."""
     module_doc = docstring(f"Command line for the pipeline of {target.source}.")
     imports = (
-        "import json\nfrom typing import Any, Optional\n\nimport typer\n\n"
+        "import json\n"
+        + (
+            "from pathlib import Path\n"
+            if any(option_kind(p) == "Path" for p in plan.parameters)
+            else ""
+        )
+        + "from typing import Any, Optional\n\nimport typer\n\n"
         "from .pipeline import run\n"
     )
     app = f"app = typer.Typer(add_completion=False, help={literal(_help(target))})\n"
@@ -38,7 +44,9 @@ def _command(plan: Plan) -> str:
 
 
 def option_kind(parameter: Parameter) -> str:
-    """How the CLI takes a parameter: a simple type, a repeated option, or JSON text."""
+    """How the CLI takes a parameter: a simple type, a path, a repeated option, or JSON text."""
+    if parameter.path_type is not None:
+        return "Path"
     value = parameter.value
     if parameter.literal and parameter.inline and type(value).__name__ in _SIMPLE:
         return type(value).__name__

@@ -144,6 +144,8 @@ def _signature_part(parameter: Parameter) -> str:
 
 def annotation_of(parameter: Parameter) -> str | None:
     """The type a literal default suggests (`int`, `list[str]`), or None when unclear."""
+    if parameter.path_type is not None:
+        return parameter.path_type
     if not parameter.literal or parameter.value is None:
         return None
     value = parameter.value

@@ -19,7 +19,9 @@ def render(plan: Plan, target: Target) -> str:
     imports = (
         "import inspect\nfrom pathlib import Path\nfrom typing import Any\n\nimport pytest\n\n"
     )
-    imports += f"import {pkg}\nfrom {pkg} import pipeline\n"
+    alias = plan.module_alias
+    imports += f"import {pkg} as {plan.package_alias}\n"
+    imports += f"from {pkg} import pipeline{'' if alias == 'pipeline' else f' as {alias}'}\n"
     needed = _default_names(plan)
     if needed:
         imports += f"from {pkg}.pipeline import {', '.join(needed)}\n"
@@ -29,9 +31,9 @@ def render(plan: Plan, target: Target) -> str:
         imports,
         _notebook_folder(target),
         _signature_test(plan, target),
-        _smoke_test(),
+        _smoke_test(plan),
         _state_fixture(plan) if plan.tests else "",
-        *(_test_cell(test) for test in plan.tests),
+        *(_test_cell(test, plan) for test in plan.tests),
     )
 
 
@@ -63,25 +65,26 @@ def in_notebook_folder(monkeypatch: pytest.MonkeyPatch) -> None:
 def _signature_test(plan: Plan, target: Target) -> str:
     names = [p.name for p in plan.parameters]
     lines = [
-        "parameters = inspect.signature(pipeline.run).parameters",
-        f"assert list(parameters) == {names!r}",
+        f"signature = inspect.signature({plan.module_alias}.run).parameters",
+        f"assert list(signature) == {names!r}",
     ]
     for p in plan.parameters:
         expected = p.default if p.inline else "None"
-        lines.append(f"assert parameters[{literal(p.name)}].default == {expected}")
+        compare = "is" if expected in {"None", "True", "False"} else "=="
+        lines.append(f"assert signature[{literal(p.name)}].default {compare} {expected}")
     for step in plan.steps:
-        lines.append(f"assert callable({target.package}.{step.name})")
-    lines.append(f"assert {target.package}.run is pipeline.run")
+        lines.append(f"assert callable({plan.package_alias}.{step.name})")
+    lines.append(f"assert {plan.package_alias}.run is {plan.module_alias}.run")
     body = "\n".join("    " + line for line in lines)
     doc = '"""The package exports run() and its steps."""'
     return f"def test_imports_and_signature() -> None:\n    {doc}\n{body}\n"
 
 
-def _smoke_test() -> str:
+def _smoke_test(plan: Plan) -> str:
     return (
         "def test_run_with_notebook_parameters() -> None:\n"
         '    """run() completes with the notebook\'s own parameters."""\n'
-        "    pipeline.run()\n"
+        f"    {plan.module_alias}.run()\n"
     )
 
 
@@ -93,7 +96,7 @@ def _state_fixture(plan: Plan) -> str:
         lines.append(f"state[{literal(p.name)}] = {p.name}")
     lines.append("states = [dict(state)]")
     for step in plan.steps:
-        call = f"pipeline.{step.name}({', '.join(step.params)})"
+        call = f"{plan.module_alias}.{step.name}({', '.join(step.params)})"
         if step.is_async:
             call = f"asyncio.run({call})"
         has_result = step.result is not None and result_alias(step) is None
@@ -106,18 +109,19 @@ def _state_fixture(plan: Plan) -> str:
     imports = "    import asyncio\n\n" if plan.is_async else ""
     return (
         '@pytest.fixture(scope="module")\n'
-        "def pipeline_states() -> list[dict[str, Any]]:\n"
+        f"def {plan.states_name}() -> list[dict[str, Any]]:\n"
         f"    {docstring('What the names hold after each step, with the notebook parameters.')}\n"
         f"{imports}{body}\n"
     )
 
 
-def _test_cell(test: TestCell) -> str:
+def _test_cell(test: TestCell, plan: Plan) -> str:
+    states, module = plan.states_name, plan.module_alias
     unpack = [
-        cst.parse_statement(f"{name} = pipeline_states[{test.steps_done}][{literal(name)}]")
+        cst.parse_statement(f"{name} = {states}[{test.steps_done}][{literal(name)}]")
         for name in test.state_names
     ]
-    unpack += [cst.parse_statement(f"{name} = pipeline.{name}") for name in test.module_names]
+    unpack += [cst.parse_statement(f"{name} = {module}.{name}") for name in test.module_names]
     doc = cst.SimpleStatementLine(
         [cst.Expr(cst.SimpleString(docstring(f"Test cell {test.cell} of the notebook.")))]
     )
@@ -127,7 +131,7 @@ def _test_cell(test: TestCell) -> str:
         params=cst.Parameters(
             params=[
                 cst.Param(
-                    cst.Name("pipeline_states"),
+                    cst.Name(states),
                     annotation=cst.Annotation(cst.parse_expression("list[dict[str, Any]]")),
                 )
             ]

@@ -1,0 +1,211 @@
+"""Where definitions go: module-level constants and functions, or closures inside steps.
+
+In the notebook a function reads the globals when it is called. Functions that need only
+imports, constants and other module-level functions stay at module level unchanged; the
+others stay in (or move to) the step whose names they read, where a closure sees them. Where
+no faithful translation exists, the build refuses, naming the function, the name and the cells.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+
+import libcst as cst
+
+from nb2prod.errors import NotebookError
+from nb2prod.statements import (
+    _EMPTY,
+    RUN,
+    Statement,
+    StepCells,
+    def_name,
+    free_names,
+    immutable,
+    uses,
+)
+
+
+def refuse_rebound_imports(groups: Sequence[StepCells], imported: set[str]) -> None:
+    for group in groups:
+        for statement in group.statements:
+            clash = [name for name in statement.flow.writes if name in imported]
+            if clash:
+                raise NotebookError(
+                    f"rebinds `{clash[0]}`, which an import binds; rename one of them so that "
+                    "the module and the notebook agree",
+                    cell=statement.cell,
+                )
+
+
+def module_level(groups: list[StepCells], parameters: set[str]) -> list[Statement]:
+    """Take out of the steps the defs and classes that can live at module level, unchanged.
+
+    A def or class that reads names the steps or parameters bind, directly or through another
+    such def, or whose name a step rebinds, stays in its step as a nested definition, where it
+    sees those names; the rest move to module level.
+    """
+    statements = [s for g in groups for s in g.statements]
+    candidates = [s for s in statements if s.is_definition]
+    step_bound = parameters | {n for s in statements if not s.is_definition for n in s.flow.writes}
+    step_bound.add(RUN)
+    module_level = list(candidates)
+    changed = True
+    while changed:
+        changed = False
+        local = step_bound | {def_name(d.node) for d in candidates if d not in module_level}
+        for definition in list(module_level):
+            free = free_names(definition)
+            if free & local or def_name(definition.node) in step_bound:
+                module_level.remove(definition)
+                changed = True
+    for group in groups:
+        group.statements = [s for s in group.statements if s not in module_level]
+    return module_level
+
+
+def constants(groups: list[StepCells], parameters: set[str]) -> list[Statement]:
+    """Take out of the steps the assignments that are module-level constants.
+
+    A name bound exactly once in the deploy cells, by `NAME = <immutable literal>` at a cell's
+    top level, that is no parameter and that a def or class reads (or that is written in
+    capitals, as constants are) is the same value for every call of run(): it moves to module
+    level, where functions kept at module level can read it.
+    """
+    statements = [s for g in groups for s in g.statements]
+    bindings: dict[str, int] = {}
+    for statement in statements:
+        for name in (*statement.flow.writes, *statement.flow.global_writes):
+            bindings[name] = bindings.get(name, 0) + 1
+    wanted = {n for s in statements if s.is_definition for n in free_names(s)}
+    constants = []
+    for statement in statements:
+        constant = _constant_name(statement)
+        if (
+            constant is not None
+            and bindings.get(constant) == 1
+            and constant not in parameters
+            and (constant in wanted or constant.isupper())
+            and not any(constant in s.flow.mutates for s in statements)
+        ):
+            constants.append(statement)
+    for group in groups:
+        group.statements = [s for s in group.statements if s not in constants]
+    return constants
+
+
+def _constant_name(statement: Statement) -> str | None:
+    """The name of `NAME = <immutable literal>`, else None."""
+    node = statement.node
+    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+        return None
+    small = node.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target, value = small.targets[0].target, small.value
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        target, value = small.target, small.value
+    else:
+        return None
+    if not isinstance(target, cst.Name):
+        return None
+    try:
+        literal = ast.literal_eval(_EMPTY.code_for_node(value).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return target.value if immutable(literal) else None
+
+
+def place_closures(groups: list[StepCells], parameters: set[str]) -> None:
+    """Move each def kept in a step to the step that binds the last of the names it reads.
+
+    A def inside a step is a closure: it sees that step's names when it is called. When a name
+    it reads is bound only by a later step, the def moves to the start of that step, so that it
+    sees the name as the notebook's def would. It cannot move past a step that uses it, and a
+    name rebound after the def can be seen does not fit a closure: both are refused.
+    """
+    for _ in range(sum(len(g.statements) for g in groups)):
+        move = _next_move(groups, parameters)
+        if move is None:
+            return
+        definition, source, target = move
+        groups[source].statements.remove(definition)
+        groups[target].statements.insert(0, definition)
+
+
+def _next_move(groups: list[StepCells], parameters: set[str]) -> tuple[Statement, int, int] | None:
+    """The next def that must move to a later step, as (def, from step, to step).
+
+    A def kept in step S closes over S's names. If a name it reads is bound again in a later
+    step T before the def's last use, the def moves to the start of T, where it sees that
+    binding and, through T's inputs, every earlier value; that works only if nothing uses the
+    def before T.
+    """
+    for index, group in enumerate(groups):
+        for position, definition in enumerate(group.statements):
+            if not definition.is_definition:
+                continue
+            own = def_name(definition.node)
+            uses = _use_steps(groups, index, position, own)
+            if not uses:
+                continue
+            free = free_names(definition) - {own}
+            rebinds = {
+                g: name
+                for g in range(index + 1, max(uses) + 1)
+                for name in sorted(free)
+                if any(name in s.flow.writes for s in groups[g].statements)
+            }
+            if not rebinds:
+                continue
+            target = max(rebinds)
+            if min(uses) < target:
+                _refuse_move(definition, rebinds[target], groups, target, min(uses))
+            return definition, index, target
+    return None
+
+
+def _use_steps(groups: list[StepCells], index: int, position: int, name: str) -> list[int]:
+    """The steps that read `name` after the statement at (index, position) binds it."""
+    steps = []
+    for g in range(index, len(groups)):
+        statements = groups[g].statements[position + 1 :] if g == index else groups[g].statements
+        if any(uses(s, name) for s in statements):
+            steps.append(g)
+    return steps
+
+
+def _refuse_move(
+    definition: Statement, name: str, groups: list[StepCells], target: int, use: int
+) -> None:
+    own = def_name(definition.node)
+    binder = next(s.cell for s in groups[target].statements if name in s.flow.writes)
+    user = next(s.cell for s in groups[use].statements if uses(s, own) and s is not definition)
+    raise NotebookError(
+        f"`{own}` (cell {definition.cell}) reads `{name}`, which cell {binder} binds again "
+        f"after cell {user} uses `{own}`; a lifted function cannot see both values: give the "
+        f"later value another name, or pass `{name}` to `{own}` as an argument",
+        cell=definition.cell,
+    )
+
+
+def refuse_global_writes(
+    groups: list[StepCells],
+    definitions: list[Statement],
+    constants: list[Statement],
+    parameters: set[str],
+) -> None:
+    """A function that rebinds notebook state with `global` has no faithful translation."""
+    statements = [s for g in groups for s in g.statements]
+    state = parameters | {n for s in [*statements, *constants] for n in s.flow.writes}
+    for statement in [*statements, *definitions]:
+        others = [s for s in statements if s is not statement]
+        readers = {n: s.cell for s in reversed(others) for n in (*s.flow.reads, *s.flow.deferred)}
+        for name in sorted(statement.flow.global_writes & (state | set(readers))):
+            where = f"cell {readers[name]} reads it" if name in readers else "the cells bind it"
+            function = f"`{def_name(statement.node)}`" if statement.is_definition else "a function"
+            raise NotebookError(
+                f"{function} (cell {statement.cell}) rebinds the notebook's `{name}` with "
+                f"`global`, and {where}; return the new value instead "
+                f"(`{name} = f({name})`) so the pipeline can pass it on",
+                cell=statement.cell,
+            )
