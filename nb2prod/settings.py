@@ -127,3 +127,13 @@ def _shown_path(path: Path, start: Path) -> Path:
 
 def _shown(path: Path, start: Path) -> str:
     return _shown_path(path, start).as_posix()
+
+
+def merged(
+    command_line: dict[str, Any], given: set[str], from_file: dict[str, Any]
+) -> dict[str, Any]:
+    """Every option's value: given on the command line, else from the file, else the default."""
+    return {
+        key: value if key in given or key not in from_file else from_file[key]
+        for key, value in command_line.items()
+    }
