@@ -79,7 +79,9 @@ def build(
         raise typer.BadParameter(
             f"{options['name']!r} is not a Python identifier", param_hint="--name"
         )
-    raise typer.Exit(_run_builds(found, options, settings.root))
+    # One notebook named as a file reports in one line; a folder or several end with a summary.
+    many = len(found) > 1 or any(found != [Path(p)] for p in options["notebooks"])
+    raise typer.Exit(_run_builds(found, options, settings.root, summarise=many))
 
 
 def _from_command_line(ctx: typer.Context, key: str) -> bool:
@@ -121,7 +123,9 @@ def _notebooks(options: dict[str, Any]) -> list[Path]:
     return found
 
 
-def _run_builds(notebooks: list[Path], options: dict[str, Any], root: Path | None) -> int:
+def _run_builds(
+    notebooks: list[Path], options: dict[str, Any], root: Path | None, *, summarise: bool
+) -> int:
     """Build every notebook, report as each ends, end with a summary; the exit code."""
     from nb2prod.batch import build_all, clashes, summary
     from nb2prod.progress import is_terminal, reporting
@@ -142,7 +146,8 @@ def _run_builds(notebooks: list[Path], options: dict[str, Any], root: Path | Non
         return 1
     with reporting(len(notebooks), quiet=options["quiet"], fancy=is_terminal()) as report:
         results = build_all(notebooks, config, jobs=options["jobs"], on_result=report)
-    typer.echo(summary(results))
+    if summarise:
+        typer.echo(summary(results))
     return 0 if all(result.ok for result in results) else 1
 
 

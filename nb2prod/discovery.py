@@ -13,11 +13,12 @@ def find_notebooks(paths: Iterable[Path], *, keyword: str | None = "deploy") -> 
 
     Folders are searched recursively, skipping `.ipynb_checkpoints` and hidden folders, in
     sorted order so that runs are reproducible. A path that does not exist is kept, so the
-    build can report it in the user's words.
+    build can report it in the user's words, and so is a folder named `*.ipynb`.
     """
     found: dict[Path, None] = {}
     for path in paths:
-        if path.is_dir():
+        # A folder named like a notebook is a mistake to report, not a folder to search.
+        if path.is_dir() and path.suffix != ".ipynb":
             for notebook in notebooks_under(path):
                 if keyword is None or keyword in notebook.name.lower():
                     found.setdefault(notebook)
