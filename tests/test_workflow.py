@@ -224,3 +224,24 @@ def test_summary_counts_by_status() -> None:
         BuildResult(Path("c"), Status.WRITTEN),
     ]
     assert summary(results) == "3 notebooks: 2 written, 1 failed"
+
+
+@pytest.mark.parametrize(
+    "fancy",
+    [
+        pytest.param(True, id="rich progress bar on a terminal"),
+        pytest.param(False, id="plain lines otherwise"),
+    ],
+)
+def test_reporting_shows_each_result(fancy: bool, capsys: pytest.CaptureFixture[str]) -> None:
+    from nb2prod.progress import reporting
+
+    written = BuildResult(Path("a_deploy.ipynb"), Status.WRITTEN, Path("build/a_deploy"))
+    failed = BuildResult(Path("b_deploy.ipynb"), Status.FAILED, messages=("b_deploy.ipynb: bad",))
+    with reporting(2, quiet=False, fancy=fancy) as report:
+        report(written)
+        report(failed)
+    captured = capsys.readouterr()
+    shown = captured.out + captured.err
+    assert "a_deploy.ipynb: written -> build/a_deploy" in shown
+    assert "b_deploy.ipynb: bad" in shown
