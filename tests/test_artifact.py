@@ -133,3 +133,16 @@ def test_wheel_installs_module_and_console_script(tmp_path: Path) -> None:
     script = site / "bin" / "churn-deploy"
     out = subprocess.run([str(script), "--n", "4"], env=env, cwd=tmp_path, **run)  # type: ignore[call-overload]
     assert out.stdout.strip() == "8"
+
+
+def test_copies_made_by_pip_wheel_are_not_reported_by_check(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "churn_deploy.ipynb", IMPORTS[:1] + IMPORTS[2:])
+    assert build(notebook, tmp_path / "build").status is Status.WRITTEN
+    project = tmp_path / "build" / "churn_deploy"
+    for copy in ("build/lib/churn_deploy", "churn_deploy.egg-info", ".venv/lib"):
+        (project / copy).mkdir(parents=True)
+        pipeline = project / "churn_deploy" / "pipeline.py"
+        (project / copy / "pipeline.py").write_text(pipeline.read_text() + "# old\n")
+    assert build(notebook, tmp_path / "build", check=True).status is Status.UP_TO_DATE
+    assert build(notebook, tmp_path / "build").status is Status.UNCHANGED
+    assert (project / "build" / "lib" / "churn_deploy" / "pipeline.py").exists()
