@@ -12,10 +12,12 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nb2prod.errors import Diagnostic, NotebookError
-from nb2prod.reader import Notebook
+
+if TYPE_CHECKING:
+    from nb2prod.reader import Notebook
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD = re.compile(r"[a-z]+|[0-9]+")
