@@ -177,6 +177,49 @@ def lint(
     raise typer.Exit(1 if findings else 0)
 
 
+@app.command()
+def verify(
+    notebook: Annotated[Path, typer.Argument(help="Notebook to verify.", show_default=False)],
+    parameter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--parameter",
+            "-p",
+            metavar="NAME=VALUE",
+            help="Override a parameter (VALUE as a Python literal or JSON, else text).",
+        ),
+    ] = None,
+    tolerance: Annotated[
+        float, typer.Option(min=0, help="Relative and absolute tolerance for floats.")
+    ] = 1e-9,
+    timeout: Annotated[
+        float, typer.Option(min=1, help="Seconds each cell, and run(), may take.")
+    ] = 600.0,
+    kernel: Annotated[
+        str | None, typer.Option(help="Kernel to run in (default: the notebook's, else python3).")
+    ] = None,
+    whole: Annotated[
+        bool, typer.Option("--whole", help="Also run every cell and compare that result.")
+    ] = False,
+) -> None:
+    """Run the notebook's cells in a Jupyter kernel and the generated run(); compare results."""
+    from nb2prod.verify import parse_override, verify_notebook
+
+    try:
+        overrides = tuple(parse_override(text) for text in parameter or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="-p") from None
+    config = Config(
+        overrides=overrides, tolerance=tolerance, timeout=timeout, kernel=kernel, whole=whole
+    )
+    result = verify_notebook(notebook, config)
+    for line in result.messages:
+        typer.echo(line, err=True)
+    for line in result.report:
+        typer.echo(line)
+    raise typer.Exit(0 if result.ok else 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app(prog_name="nb2prod")

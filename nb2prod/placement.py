@@ -22,6 +22,7 @@ from nb2prod.statements import (
     def_name,
     free_names,
     immutable,
+    line_of,
     uses,
 )
 
@@ -32,9 +33,10 @@ def refuse_rebound_imports(groups: Sequence[StepCells], imported: set[str]) -> N
             clash = [name for name in statement.flow.writes if name in imported]
             if clash:
                 raise NotebookError(
-                    f"rebinds `{clash[0]}`, which an import binds; rename one of them so that "
+                    f"`{clash[0]}` is bound here and by an import; rename one of them so that "
                     "the module and the notebook agree",
                     cell=statement.cell,
+                    line=line_of(statement, groups),
                 )
 
 
@@ -181,10 +183,11 @@ def _refuse_move(
     binder = next(s.cell for s in groups[target].statements if name in s.flow.writes)
     user = next(s.cell for s in groups[use].statements if uses(s, own) and s is not definition)
     raise NotebookError(
-        f"`{own}` (cell {definition.cell}) reads `{name}`, which cell {binder} binds again "
+        f"`{own}` reads `{name}`, which cell {binder} binds again "
         f"after cell {user} uses `{own}`; a lifted function cannot see both values: give the "
         f"later value another name, or pass `{name}` to `{own}` as an argument",
         cell=definition.cell,
+        line=line_of(definition, groups),
     )
 
 
@@ -202,10 +205,11 @@ def refuse_global_writes(
         readers = {n: s.cell for s in reversed(others) for n in (*s.flow.reads, *s.flow.deferred)}
         for name in sorted(statement.flow.global_writes & (state | set(readers))):
             where = f"cell {readers[name]} reads it" if name in readers else "the cells bind it"
-            function = f"`{def_name(statement.node)}`" if statement.is_definition else "a function"
+            function = def_name(statement.node) if statement.is_definition else "f"
             raise NotebookError(
-                f"{function} (cell {statement.cell}) rebinds the notebook's `{name}` with "
-                f"`global`, and {where}; return the new value instead "
-                f"(`{name} = f({name})`) so the pipeline can pass it on",
+                f"`{function}` rebinds the notebook's `{name}` with `global`, and {where}; "
+                f"return the new value instead (`{name} = {function}({name})`) so the pipeline "
+                "can pass it on",
                 cell=statement.cell,
+                line=line_of(statement, groups),
             )

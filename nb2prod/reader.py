@@ -29,10 +29,11 @@ class Cell:
 
 @dataclass(frozen=True)
 class Notebook:
-    """What nb2prod needs of a notebook: its cells and its language."""
+    """What nb2prod needs of a notebook: its cells, its language and its kernel's name."""
 
     cells: tuple[Cell, ...]
     language: str = "python"
+    kernel: str | None = None
 
 
 def read_notebook(path: Path) -> Notebook:
@@ -70,7 +71,7 @@ def parse_notebook(data: bytes | str) -> Notebook:
     language = _language(node.get("metadata", {}))
     if language != "python":
         raise NotebookError(f"uses a {language} kernel; nb2prod lifts Python notebooks only")
-    return Notebook(cells=cells, language=language)
+    return Notebook(cells=cells, language=language, kernel=_kernel(node.get("metadata", {})))
 
 
 def _json(text: str) -> object:
@@ -162,6 +163,20 @@ def _result_text(outputs: list[dict[str, Any]]) -> str | None:
 
 def _text(value: str | list[str]) -> str:
     return value if isinstance(value, str) else "".join(value)
+
+
+def _kernel(metadata: dict[str, Any]) -> str | None:
+    """The kernelspec name the notebook was saved with, if any."""
+    spec = metadata.get("kernelspec")
+    name = spec.get("name") if isinstance(spec, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def code_notebook(sources: list[str]) -> Any:
+    """A notebook node holding `sources` as code cells, for running them in a kernel."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    return new_notebook(cells=[new_code_cell(source) for source in sources])  # type: ignore[no-untyped-call]
 
 
 def _language(metadata: dict[str, Any]) -> str:

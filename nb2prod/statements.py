@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from nb2prod.cells import CodeCell
+from nb2prod.cells import CodeCell, statement_lines
 from nb2prod.dataflow import Flow, analyse_statement, function_free_names, sequence
 
 # Names IPython provides in a notebook that the module must provide itself.
@@ -141,6 +141,16 @@ def without_imports(statement: cst.BaseStatement, imports: Imports) -> list[cst.
     if kept and statement.leading_lines:
         kept[0] = kept[0].with_changes(leading_lines=statement.leading_lines)
     return kept
+
+
+def line_of(statement: Statement, groups: Sequence[StepCells]) -> int | None:
+    """The line, within its cell, on which a statement starts (computed only for messages)."""
+    position = (statement.order // 100) % 10_000 - 1
+    for group in groups:
+        for cell in group.cells:
+            if cell.index == statement.cell and 0 <= position < len(cell.tree.body):
+                return statement_lines(cell.tree)[position]
+    return None
 
 
 def strip_semicolon(line: cst.SimpleStatementLine) -> cst.SimpleStatementLine:

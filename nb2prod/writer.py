@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -201,12 +202,17 @@ def drift_report(dest: Path, changes: Changes) -> list[str]:
 def check_destination(dest: Path) -> None:
     """Refuse a package folder that is a file, or that lies under a file (`--out` naming a file)."""
     for path in (dest, *dest.parents):
-        if path.is_dir():
+        try:  # one stat per path: another build may create `dest` between two checks
+            mode = path.stat().st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            if path.is_symlink():  # a dangling link is no folder either
+                raise NotebookError(
+                    f"{path.as_posix()} is a broken link, not a folder; --out must name a folder"
+                ) from None
+            continue
+        if stat.S_ISDIR(mode):
             return
-        if path.exists() or path.is_symlink():
-            raise NotebookError(
-                f"{path.as_posix()} is a file, not a folder; --out must name a folder"
-            )
+        raise NotebookError(f"{path.as_posix()} is a file, not a folder; --out must name a folder")
 
 
 def update_package(files: dict[str, str], dest: Path, *, force: bool = False) -> Changes:

@@ -2,7 +2,8 @@
 
 Each case is a folder `fixtures/<case>/` with `input.ipynb`, `overrides.json` (parameters the
 equivalence test passes to run()), and either `expected/` (every generated file) or
-`expected_error.txt` (the one-line message). `pytest --update-golden` rewrites the expected side.
+`expected_error.txt` (the one-line message), and optionally `options.json` (build options such
+as `{"api": true}`). `pytest --update-golden` rewrites the expected side.
 """
 
 from __future__ import annotations
@@ -105,6 +106,39 @@ CASES: dict[str, dict[str, object]] = {
         ],
         "overrides": {"size": 6},
     },
+    "recorded_result": {
+        "cells": [
+            "parameters: count = 12",
+            "deploy: squares = {f'item {i}': i * i for i in range(count)}",
+            (
+                "deploy: squares",
+                "{'item 0': 0,\n 'item 1': 1,\n 'item 2': 4,\n 'item 3': 9,\n 'item 4': 16,\n"
+                " 'item 5': 25,\n 'item 6': 36,\n 'item 7': 49,\n 'item 8': 64,\n"
+                " 'item 9': 81,\n 'item 10': 100,\n 'item 11': 121}",
+            ),
+        ],
+        "overrides": {"count": 3},
+    },
+    "api_service": {
+        "cells": [
+            "md: # Price quote service\n\nQuotes an order; served over HTTP with --api.",
+            "parameters: quantity = 3\nunit_price = 2.5\ncurrency = 'EUR'\nexpress = False\n"
+            "discounts = [0.1, 0.05]\nsizes = (1, 2)\nmeta = {'channel': 'web'}\n"
+            "limit = quantity * 10\nmodel_name = 'base'",
+            "deploy: total = quantity * unit_price * (1 - sum(discounts))\ndiscounts.append(0.0)",
+            "deploy: quote = {'total': round(total, 2), 'currency': currency, 'express': express,\n"
+            "         'sizes': list(sizes), 'channel': meta['channel'], 'limit': limit,\n"
+            "         'model': model_name, 'discounts': len(discounts)}\nquote",
+        ],
+        "overrides": {
+            "quantity": 4,
+            "discounts": [0.5],
+            "sizes": [3],
+            "limit": 50,
+            "model_name": "big",
+        },
+        "options": {"api": True},
+    },
     "functions_reading_globals": {
         "cells": [
             "parameters: data_scale = 2\ncutoff = 0.5",
@@ -194,6 +228,8 @@ def write_all() -> None:
         write_notebook(folder / "input.ipynb", case["cells"])  # type: ignore[arg-type]
         overrides = case.get("overrides", {})
         (folder / "overrides.json").write_text(json.dumps(overrides, indent=2) + "\n")
+        if "options" in case:
+            (folder / "options.json").write_text(json.dumps(case["options"], indent=2) + "\n")
 
 
 if __name__ == "__main__":

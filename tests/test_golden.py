@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ import pytest
 
 from nb2prod.build import Status
 
-from conftest import CASES, FIXTURES, ROOT, build
+from conftest import CASES, FIXTURES, ROOT, WORKING_CASES, build
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ def test_golden(
     monkeypatch.chdir(ROOT)
     folder = FIXTURES / case
     notebook = (folder / "input.ipynb").relative_to(ROOT)
-    result = build(notebook, golden_out, name=case)
+    result = build(notebook, golden_out, name=case, **options(folder))
     messages = "".join(line + "\n" for line in result.messages)
     produced = golden_out / case
     if update_golden:
@@ -62,22 +63,27 @@ def test_golden(
         assert (produced / rel).read_text() == (expected / rel).read_text(), rel
 
 
-@pytest.mark.parametrize(
-    "case", [c for c in CASES if not (FIXTURES / c / "expected_error.txt").exists()]
-)
+@pytest.mark.parametrize("case", WORKING_CASES)
 def test_output_checks_itself(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every generated file parses, is stable under black, and a rebuild changes nothing."""
     monkeypatch.chdir(ROOT)
     notebook = (FIXTURES / case / "input.ipynb").relative_to(ROOT)
-    assert build(notebook, tmp_path, name=case).status is Status.WRITTEN
+    settings = options(FIXTURES / case)
+    assert build(notebook, tmp_path, name=case, **settings).status is Status.WRITTEN
     for path in (tmp_path / case).rglob("*.py"):
         text = path.read_text()
         ast.parse(text)
         assert black.format_str(text, mode=black.Mode()) == text, path
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / case).rglob("*") if p.is_file()}
-    assert build(notebook, tmp_path, name=case).status is Status.UNCHANGED
+    assert build(notebook, tmp_path, name=case, **settings).status is Status.UNCHANGED
     after = {p: p.stat().st_mtime_ns for p in (tmp_path / case).rglob("*") if p.is_file()}
     assert before == after
+
+
+def options(folder: Path) -> dict[str, object]:
+    """A case's build options (`{"api": true}`) from its optional options.json."""
+    path = folder / "options.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 def _update(folder: Path, status: Status, messages: str, produced: Path) -> None:

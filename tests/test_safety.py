@@ -139,7 +139,13 @@ def test_notebook_text_never_becomes_code(tmp_path: Path, monkeypatch: pytest.Mo
         text=True,
         check=False,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    # The recorded output of the result cell is the payload, not what run() shows: the golden
+    # test fails on it, as a string, and every other test passes.
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "1 failed, 3 passed" in done.stdout, done.stdout
+    assert "FAILED tests/test_my_quoted_e_x_deploy.py::test_run_reproduces_recorded_result" in (
+        done.stdout
+    )
     assert not list(tmp_path.rglob("PWNED")), "the payload ran"
 
 

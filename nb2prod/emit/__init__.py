@@ -34,4 +34,8 @@ def emit_package(plan: Plan, target: Target) -> dict[str, str]:
         f"tests/test_{pkg}.py": testfile.render(plan, target),
         "pyproject.toml": pyproject.render(plan, target),
     }
+    if target.api:
+        from nb2prod.emit import api
+
+        files[f"{pkg}/api.py"] = api.render(plan, target)
     return files

@@ -36,8 +36,7 @@ dependencies = [
 {listed}]
 
 [project.optional-dependencies]
-test = ["pytest>=7"]
-
+{_extras(target)}
 [project.scripts]
 {target.distribution} = "{target.package}.__main__:app"
 
@@ -48,3 +47,13 @@ packages = [{toml_string(target.package)}]
 pythonpath = ["."]
 testpaths = ["tests"]
 """
+
+
+def _extras(target: Target) -> str:
+    """The test extra, and with --api the api extra (its tests need httpx for TestClient)."""
+    if not target.api:
+        return 'test = ["pytest>=7"]\n'
+    return (
+        'test = ["pytest>=7", "httpx>=0.24"]\n'
+        'api = ["fastapi>=0.110", "pydantic>=2", "uvicorn>=0.23"]\n'
+    )

@@ -1,11 +1,11 @@
-"""`tests/test_<package>.py`: import and signature checks, test cells, a smoke test of run()."""
+"""`tests/test_<package>.py`: signature checks, test cells, smoke and golden tests of run()."""
 
 from __future__ import annotations
 
 import libcst as cst
 
 from nb2prod.dataflow import analyse_statement
-from nb2prod.emit import Target
+from nb2prod.emit import Target, golden
 from nb2prod.emit.module import result_alias
 from nb2prod.emit.text import code, docstring, join_sections, literal
 from nb2prod.lift import Plan, TestCell
@@ -32,9 +32,20 @@ def render(plan: Plan, target: Target) -> str:
         _notebook_folder(target),
         _signature_test(plan, target),
         _smoke_test(plan),
+        golden.render(plan),
         _state_fixture(plan) if plan.tests else "",
         *(_test_cell(test, plan) for test in plan.tests),
+        _api_tests(plan, target),
     )
+
+
+def _api_tests(plan: Plan, target: Target) -> str:
+    """With --api, the tests of the web API."""
+    if not target.api:
+        return ""
+    from nb2prod.emit import api_tests
+
+    return api_tests.render(plan, target)
 
 
 def _default_names(plan: Plan) -> list[str]:

@@ -1,0 +1,160 @@
+"""The plan: what each step takes and returns, where definitions go, and what is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from nb2prod.cells import select
+from nb2prod.errors import NotebookError
+from nb2prod.lift import Plan, lift
+from nb2prod.reader import Cell, Notebook
+
+
+def plan_of(*cells: str) -> Plan:
+    """A plan from cells written as `"deploy: code"`, `"parameters: code"` or `"md: text"`."""
+    built = []
+    for index, text in enumerate(cells, start=1):
+        kind, _, source = text.partition(": ")
+        built.append(
+            Cell(index, "markdown", source)
+            if kind == "md"
+            else Cell(index, "code", source, (kind,))
+        )
+    return lift(select(Notebook(tuple(built))))
+
+
+def signature(plan: Plan) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    return [(s.name, s.params, s.returns) for s in plan.steps]
+
+
+STEPS = [
+    pytest.param(
+        ["md: ## Load", "deploy: rows = [1, 2]", "md: ## Use", "deploy: total = sum(rows)\ntotal"],
+        [("load", (), ("rows",)), ("use", ("rows",), ())],
+        id="a value flows to the step that reads it",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: x = 1",
+            "md: ## B",
+            "deploy: if c:\n    x = 2",
+            "md: ## C",
+            "deploy: x",
+        ],
+        None,
+        id="undefined condition is refused",
+    ),
+    pytest.param(
+        [
+            "parameters: c = True",
+            "md: ## A",
+            "deploy: x = 1",
+            "md: ## B",
+            "deploy: if c:\n    x = 2",
+            "md: ## C",
+            "deploy: x",
+        ],
+        [("a", (), ("x",)), ("b", ("c", "x"), ("x",)), ("c_step", ("x",), ())],
+        id="a name bound on some paths is passed in and out",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: x = 1\ny = 2",
+            "md: ## B",
+            "deploy: x = 5\nz = x + y",
+            "md: ## C",
+            "deploy: z",
+        ],
+        [("a", (), ("y",)), ("b", ("y",), ("z",)), ("c", ("z",), ())],
+        id="a name rebound before it is read does not flow",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: data = [3, 1]",
+            "md: ## B",
+            "deploy: data.sort()",
+            "md: ## C",
+            "deploy: data",
+        ],
+        [("a", (), ("data",)), ("b", ("data",), ()), ("c", ("data",), ())],
+        id="in-place mutation needs no return",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cells", "expected"), STEPS)
+def test_step_inputs_and_outputs(
+    cells: list[str], expected: list[tuple[str, tuple[str, ...], tuple[str, ...]]] | None
+) -> None:
+    if expected is None:
+        with pytest.raises(NotebookError):
+            plan_of(*cells)
+        return
+    assert signature(plan_of(*cells)) == expected
+
+
+def test_constant_read_by_a_function_moves_to_module_level() -> None:
+    plan = plan_of(
+        "deploy: LIMIT = 3\nrate = 2\n\n\ndef capped(v):\n    return min(v, LIMIT)",
+        "deploy: capped(rate * 5)",
+    )
+    module = [c for _, node in plan.definitions for c in [type(node).__name__]]
+    assert module == ["SimpleStatementLine", "FunctionDef"]
+    assert signature(plan) == [("step_1", (), ())]
+
+
+def test_function_reading_a_step_value_is_a_closure_in_that_step() -> None:
+    plan = plan_of(
+        "md: ## Define",
+        "deploy: def predict(x):\n    return model * x",
+        "md: ## Fit",
+        "deploy: model = int('3')",
+        "md: ## Score",
+        "deploy: predict(2)",
+    )
+    assert plan.definitions == ()
+    assert signature(plan) == [("fit", (), ("predict",)), ("score", ("predict",), ())]
+
+
+REFUSED = [
+    pytest.param(
+        ["deploy: import os", "deploy: os = None"],
+        (2, 1),
+        "`os` is bound here and by an import",
+        id="rebinding an import",
+    ),
+    pytest.param(
+        ["deploy: n = 0\n\n\ndef bump():\n    global n\n    n += 1", "deploy: bump()\nn"],
+        (1, 4),
+        "`bump` rebinds the notebook's `n` with `global`",
+        id="global rebinding of notebook state",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: k = 2\n\n\ndef f(x):\n    return x * k",
+            "md: ## B",
+            "deploy: a = f(1)",
+            "md: ## C",
+            "deploy: k = 3\nf(1)",
+        ],
+        (2, 4),
+        "`f` reads `k`, which cell 6 binds again after cell 4 uses `f`",
+        id="a function used before a name it reads is rebound",
+    ),
+    pytest.param(
+        ["deploy: y = x + 1"], (1, 1), "`x` (read in cell 1; no cell binds it)", id="undefined name"
+    ),
+]
+
+
+@pytest.mark.parametrize(("cells", "where", "message"), REFUSED)
+def test_refused(cells: list[str], where: tuple[int, int], message: str) -> None:
+    with pytest.raises(NotebookError) as caught:
+        plan_of(*cells)
+    diagnostic = caught.value.diagnostic
+    assert (diagnostic.cell, diagnostic.line) == where
+    assert message in diagnostic.message
