@@ -14,6 +14,7 @@ from nb2prod.errors import Diagnostic, NotebookError
 if TYPE_CHECKING:
     from nb2prod.cache import Cache
     from nb2prod.emit import Target
+    from nb2prod.reader import Notebook
 
 
 WORKER_MIN_CELLS = 100  # measured: below this, starting a second process early does not pay
@@ -45,15 +46,27 @@ class BuildResult:
 
 def build_notebook(path: Path, config: Config) -> BuildResult:
     """Build `path` as `config` says; never raises for a problem with the input or output."""
+    from nb2prod import fingerprint
+
+    dest = config.out / (config.name or _package_name(path))
+    key = fingerprint.input_key(path, config, dest)
+    hit = fingerprint.lookup(key, config, dest)
+    if hit is not None:
+        return BuildResult(
+            path, Status.UP_TO_DATE if config.check else Status.UNCHANGED, dest, hit.messages
+        )
     warnings: list[Diagnostic] = []
     try:
         files, dest = generate(path, config, warnings)
-        return _deliver(path, files, dest, config, _render(path, warnings))
+        result = _deliver(path, files, dest, config, _render(path, warnings))
     except NotebookError as exc:
         lines = _render(path, [*warnings, exc.diagnostic])
         return BuildResult(path, Status.FAILED, messages=lines)
     except Exception as exc:  # a bug must not print a traceback or stop a folder build
         return BuildResult(path, Status.FAILED, messages=_render(path, [_internal_error(exc)]))
+    if result.ok and not config.check:
+        fingerprint.record(key, config, dest, files, result.messages)
+    return result
 
 
 INTERNAL_ERROR = "internal error"
@@ -71,19 +84,9 @@ def _internal_error(exc: Exception) -> Diagnostic:
 def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[dict[str, str], Path]:
     """The package's files with their headers, and the folder they belong in."""
     from nb2prod.cache import decode_result, encode_result, key, open_cache
-    from nb2prod.emit import Target
-    from nb2prod.naming import package_name
-    from nb2prod.reader import read_bytes
+    from nb2prod.reader import parse_notebook, read_bytes
 
-    package = config.name or package_name(path.stem)
-    dest = config.out / package
-    source = _relative(path, config.root)
-    target = Target(
-        package=package,
-        source=source,
-        notebook_dir_from_tests=_relative(path.parent, dest / "tests"),
-        api=config.api,
-    )
+    target, dest = package_target(path, config)
     cache = open_cache(config.cache_dir, enabled=config.cache)
     data = read_bytes(path)
     # The whole result is kept by the notebook's bytes and the target: a rebuild of an
@@ -93,21 +96,39 @@ def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[di
     if found is not None:
         warnings.extend(found[1])
         return found[0], dest
-    files = _files(data, target, cache, warnings)
+    files = render_package(parse_notebook(data), target, warnings, cache)
     cache.put("build", entry, encode_result(files, warnings))
     return files, dest
 
 
-def _files(data: bytes, target: Target, cache: Cache, warnings: list[Diagnostic]) -> dict[str, str]:
-    """Read, select, lift, emit, format and add the headers."""
+def package_target(path: Path, config: Config) -> tuple[Target, Path]:
+    """What the package built from `path` is called and where it goes."""
+    from nb2prod.emit import Target
+    from nb2prod.versions import lower_bounds
+
+    package = config.name or _package_name(path)
+    dest = config.out / package
+    source = _relative(path, config.root)
+    target = Target(
+        package=package,
+        source=source,
+        notebook_dir_from_tests=_relative(path.parent, dest / "tests"),
+        api=config.api,
+        versions=lower_bounds(config.lower_bounds),
+    )
+    return target, dest
+
+
+def render_package(
+    notebook: Notebook, target: Target, warnings: list[Diagnostic], cache: Cache | None = None
+) -> dict[str, str]:
+    """Select, lift, emit, format and add the headers: the files of the package."""
     from nb2prod.cells import select
     from nb2prod.emit import emit_package
     from nb2prod.formatting import Worker, format_files
     from nb2prod.lift import lift
-    from nb2prod.reader import parse_notebook
     from nb2prod.writer import with_header
 
-    notebook = parse_notebook(data)
     # A notebook of some size gets a second process now, which loads black while this one
     # analyses; a small one is formatted here.
     with Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS) as worker:
@@ -116,6 +137,12 @@ def _files(data: bytes, target: Target, cache: Cache, warnings: list[Diagnostic]
         warnings.extend(plan.warnings)
         files = format_files(emit_package(plan, target), cache=cache, worker=worker)
     return {rel: with_header(text, target.source) for rel, text in files.items()}
+
+
+def _package_name(path: Path) -> str:
+    from nb2prod.naming import package_name
+
+    return package_name(path.stem)
 
 
 def _deliver(

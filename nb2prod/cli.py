@@ -6,11 +6,14 @@ The only module that imports typer; the build itself is imported when a command 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nb2prod.config import Config
+
+if TYPE_CHECKING:
+    from nb2prod.settings import Settings
 
 app = typer.Typer(
     add_completion=False,
@@ -27,9 +30,15 @@ def _root() -> None:
 
 @app.command()
 def build(
+    ctx: typer.Context,
     notebooks: Annotated[
-        list[Path], typer.Argument(help="Notebooks to build.", show_default=False)
-    ],
+        list[Path] | None,
+        typer.Argument(
+            help="Notebooks, or folders to search for notebooks named *deploy*; "
+            "default: `notebooks` in [tool.nb2prod].",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Folder that receives the packages.")
     ] = Path("build"),
@@ -54,40 +63,131 @@ def build(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Neither read nor write the build cache.")
     ] = False,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, help="Build in this many parallel processes.")
+    ] = 1,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only problems and the summary.")
+    ] = False,
+    lower_bounds: Annotated[
+        str | None,
+        typer.Option(
+            "--lower-bounds",
+            help="Dependency lower bounds from a pinned requirements file, or `installed`.",
+        ),
+    ] = None,
 ) -> None:
     """Lift each notebook's deploy cells into a package under --out."""
-    from nb2prod.build import Status, build_notebook
+    from nb2prod.settings import merged
+
+    given = {key for key in ctx.params if _from_command_line(ctx, key)}
+    settings = _settings()
+    options = merged(ctx.params, given, settings.options)
+    found = _notebooks(options)
+    if options["name"] is not None and len(found) > 1:
+        raise typer.BadParameter("--name needs exactly one notebook", param_hint="--name")
+    if options["name"] is not None and not _is_identifier(options["name"]):
+        raise typer.BadParameter(
+            f"{options['name']!r} is not a Python identifier", param_hint="--name"
+        )
+    # One notebook named as a file reports in one line; a folder or several end with a summary.
+    many = len(found) > 1 or any(found != [Path(p)] for p in options["notebooks"])
+    raise typer.Exit(_run_builds(found, options, settings.root, summarise=many))
+
+
+def _from_command_line(ctx: typer.Context, key: str) -> bool:
+    source = ctx.get_parameter_source(key)
+    return source is not None and source.name == "COMMANDLINE"
+
+
+def _is_identifier(name: str) -> bool:
     from nb2prod.naming import is_identifier
 
-    if name is not None and len(notebooks) > 1:
-        raise typer.BadParameter("--name needs exactly one notebook", param_hint="--name")
-    if name is not None and not is_identifier(name):
-        raise typer.BadParameter(f"{name!r} is not a Python identifier", param_hint="--name")
+    return is_identifier(name)
+
+
+def _settings() -> Settings:
+    from nb2prod.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(Path.cwd())
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _notebooks(options: dict[str, Any]) -> list[Path]:
+    """The notebooks to build: named ones, and those named *deploy* under named folders."""
+    from nb2prod.discovery import find_notebooks
+
+    paths = options["notebooks"]
+    if not paths:
+        raise typer.BadParameter(
+            "name notebooks or folders, or set `notebooks` in [tool.nb2prod] of pyproject.toml",
+            param_hint="NOTEBOOKS",
+        )
+    found = find_notebooks(paths)
+    if not found:
+        shown = ", ".join(Path(p).as_posix() for p in paths)
+        typer.echo(f"{shown}: no notebook whose file name contains 'deploy'", err=True)
+        raise typer.Exit(1)
+    return found
+
+
+def _run_builds(
+    notebooks: list[Path], options: dict[str, Any], root: Path | None, *, summarise: bool
+) -> int:
+    """Build every notebook, report as each ends, end with a summary; the exit code."""
+    from nb2prod.batch import build_all, clashes, summary
+    from nb2prod.progress import is_terminal, reporting
+
     config = Config(
-        out=out,
-        name=name,
-        check=check,
-        force=force,
-        api=api,
-        cache=not no_cache,
-        cache_dir=cache_dir,
+        out=options["out"],
+        name=options["name"],
+        check=options["check"],
+        force=options["force"],
+        api=options["api"],
+        lower_bounds=options["lower_bounds"],
+        root=(root or Path()).resolve(),
+        cache=not options["no_cache"],
+        cache_dir=options["cache_dir"],
     )
-    failed = 0
-    for notebook in notebooks:
-        result = build_notebook(notebook, config)
-        for line in result.messages:
-            typer.echo(line, err=True)
-        if result.status is Status.FAILED:
-            failed += 1
-        elif result.status is Status.STALE:
-            failed += 1
-            typer.echo(
-                f"{notebook.as_posix()}: output is stale; run `nb2prod build` and commit it",
-                err=True,
-            )
-        elif result.dest is not None:
-            typer.echo(f"{notebook.as_posix()}: {result.status.value} -> {result.dest.as_posix()}")
-    raise typer.Exit(1 if failed else 0)
+    problems = clashes(notebooks, config)
+    for line in problems:
+        typer.echo(line, err=True)
+    if problems:
+        return 1
+    with reporting(len(notebooks), quiet=options["quiet"], fancy=is_terminal()) as report:
+        results = build_all(notebooks, config, jobs=options["jobs"], on_result=report)
+    if summarise:
+        typer.echo(summary(results))
+    return 0 if all(result.ok for result in results) else 1
+
+
+@app.command()
+def lint(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Notebooks or folders to check; default: `notebooks` in [tool.nb2prod].",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Check notebook names and the dates in the data file names they read and write."""
+    from nb2prod.lint import lint_paths
+
+    settings = _settings()
+    targets = paths or settings.options.get("notebooks")
+    if not targets:
+        raise typer.BadParameter(
+            "name notebooks or folders, or set `notebooks` in [tool.nb2prod] of pyproject.toml",
+            param_hint="PATHS",
+        )
+    findings = lint_paths(targets, settings.lint)
+    for line in findings:
+        typer.echo(line)
+    raise typer.Exit(1 if findings else 0)
 
 
 @app.command()

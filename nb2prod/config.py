@@ -16,6 +16,7 @@ class Config:
     check: bool = False
     force: bool = False
     api: bool = False
+    lower_bounds: str | None = None  # "installed", or a pinned requirements file
     root: Path = field(default_factory=Path.cwd)
     # nb2prod verify: parameter overrides (name, value), float tolerance, seconds per cell,
     # the kernel (None: the notebook's own, else python3), and whether to run every cell too.

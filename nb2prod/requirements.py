@@ -32,6 +32,25 @@ KNOWN_DISTRIBUTIONS = {
     "tensorflow": "tensorflow",
     "torch": "torch",
     "IPython": "ipython",
+    "Bio": "biopython",
+    "MySQLdb": "mysqlclient",
+    "psycopg2": "psycopg2-binary",
+    "git": "GitPython",
+    "fitz": "PyMuPDF",
+    "Levenshtein": "python-Levenshtein",
+    "sentencepiece": "sentencepiece",
+    "tables": "tables",
+    "umap": "umap-learn",
+    "zmq": "pyzmq",
+    "win32api": "pywin32",
+    "slugify": "python-slugify",
+    "jose": "python-jose",
+    "multipart": "python-multipart",
+    "pkg_resources": "setuptools",
+    "mpl_toolkits": "matplotlib",
+    "sqlalchemy": "SQLAlchemy",
+    "lxml": "lxml",
+    "geopandas": "geopandas",
 }
 _EMPTY = cst.Module([])
 
@@ -60,11 +79,17 @@ def requirements(statements: Iterable[cst.SimpleStatementLine]) -> list[str]:
 
 
 def distribution_for(module: str) -> str:
-    """The distribution providing `module`: installed metadata first, then known aliases."""
+    """The distribution providing `module`: known aliases first, then installed metadata.
+
+    The table comes first so that the common names do not depend on what this machine has
+    installed (the output must be the same wherever it is built).
+    """
+    if module in KNOWN_DISTRIBUTIONS:
+        return KNOWN_DISTRIBUTIONS[module]
     installed = _installed().get(module)
     if installed:
         return sorted(installed)[0]
-    return KNOWN_DISTRIBUTIONS.get(module, module)
+    return module
 
 
 @lru_cache(maxsize=1)

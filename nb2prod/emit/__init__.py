@@ -15,6 +15,7 @@ class Target:
     source: str  # the notebook's path relative to the project root, posix style
     notebook_dir_from_tests: str  # the notebook's folder relative to the generated tests/
     api: bool = False
+    versions: tuple[tuple[str, str], ...] = ()  # (normalised distribution, lower bound)
 
     @property
     def distribution(self) -> str:

@@ -6,13 +6,21 @@ from nb2prod.emit import Target
 from nb2prod.emit.text import toml_string
 from nb2prod.lift import Plan
 from nb2prod.requirements import requirements
+from nb2prod.versions import normalise
 
 RUNTIME = ("typer>=0.9",)
 
 
+def _bounded(distribution: str, bounds: dict[str, str]) -> str:
+    """`name>=version` when a lower bound is known for the distribution, else its name."""
+    version = bounds.get(normalise(distribution))
+    return f"{distribution}>={version}" if version else distribution
+
+
 def render(plan: Plan, target: Target) -> str:
     """The generated project's pyproject.toml."""
-    dependencies = [*RUNTIME, *requirements(plan.imports)]
+    bounds = dict(target.versions)
+    dependencies = [*RUNTIME, *(_bounded(d, bounds) for d in requirements(plan.imports))]
     listed = "".join(f"    {toml_string(d)},\n" for d in dependencies)
     description = toml_string(f"Pipeline lifted from {target.source} by nb2prod")
     return f"""[build-system]

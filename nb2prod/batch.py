@@ -1,0 +1,76 @@
+"""Build many notebooks: in order or in parallel processes, each failure kept to its notebook."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from nb2prod.build import BuildResult, Status, build_notebook
+from nb2prod.config import Config
+
+
+def build_all(
+    notebooks: Sequence[Path],
+    config: Config,
+    *,
+    jobs: int = 1,
+    on_result: Callable[[BuildResult], None] = lambda result: None,
+) -> list[BuildResult]:
+    """Build each notebook, calling `on_result` as each ends; results in the notebooks' order."""
+    if jobs <= 1 or len(notebooks) <= 1:
+        results = []
+        for notebook in notebooks:
+            results.append(build_notebook(notebook, config))
+            on_result(results[-1])
+        return results
+    return _in_processes(notebooks, config, min(jobs, len(notebooks)), on_result)
+
+
+def _in_processes(
+    notebooks: Sequence[Path], config: Config, jobs: int, on_result: Callable[[BuildResult], None]
+) -> list[BuildResult]:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    # spawn, not fork: the parent may run a progress thread, and forked locks can hang.
+    context = multiprocessing.get_context("spawn")
+    done: dict[Path, BuildResult] = {}
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {pool.submit(build_notebook, path, config): path for path in notebooks}
+        for future in as_completed(futures):
+            path = futures[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # a worker that died must not stop the other notebooks
+                message = f"{path.as_posix()}: the build process failed ({type(exc).__name__})"
+                result = BuildResult(path, Status.FAILED, messages=(message,))
+            done[path] = result
+            on_result(result)
+    return [done[path] for path in notebooks]
+
+
+def clashes(notebooks: Sequence[Path], config: Config) -> list[str]:
+    """One message per package folder that two notebooks would both build into."""
+    from nb2prod.naming import package_name
+
+    owners: dict[str, Path] = {}
+    messages = []
+    for notebook in notebooks:
+        package = config.name or package_name(notebook.stem)
+        first = owners.setdefault(package, notebook)
+        if first != notebook:
+            messages.append(
+                f"{notebook.as_posix()}: builds into the same package {package!r} as "
+                f"{first.as_posix()}; rename one of the notebooks"
+            )
+    return messages
+
+
+def summary(results: Sequence[BuildResult]) -> str:
+    """One line counting the notebooks by how their builds ended."""
+    counts = Counter(result.status for result in results)
+    total = len(results)
+    parts = [f"{counts[status]} {status.value}" for status in Status if counts[status]]
+    noun = "notebook" if total == 1 else "notebooks"
+    return f"{total} {noun}: {', '.join(parts) or 'nothing to do'}"

@@ -1,0 +1,139 @@
+"""Read `[tool.nb2prod]` from the nearest pyproject.toml that has it, walking up from a folder."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nb2prod.lint import LintRules
+
+PYPROJECT = "pyproject.toml"
+SECTION = "[tool.nb2prod]"
+
+# Every build option, with the type its value must have in the file.
+BUILD_KEYS: dict[str, type] = {
+    "notebooks": list,
+    "out": str,
+    "name": str,
+    "check": bool,
+    "force": bool,
+    "api": bool,
+    "jobs": int,
+    "quiet": bool,
+    "lower_bounds": str,
+}
+PATH_KEYS = frozenset({"out"})
+
+
+class SettingsError(Exception):
+    """pyproject.toml's nb2prod settings cannot be used; the message says where and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The options a project set for nb2prod; paths already relative to the working folder."""
+
+    file: Path | None = None
+    root: Path | None = None  # the folder of the pyproject.toml, against which paths are given
+    options: dict[str, Any] = field(default_factory=dict)
+    lint: LintRules = field(default_factory=LintRules)
+
+
+def load_settings(start: Path) -> Settings:
+    """The settings of the nearest pyproject.toml above `start` with a `[tool.nb2prod]` table."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        candidate = folder / PYPROJECT
+        if candidate.is_file():
+            table = _tool_table(candidate)
+            if table is not None:
+                return _settings(candidate, table, start)
+    return Settings()
+
+
+def _tool_table(path: Path) -> dict[str, Any] | None:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"{path.as_posix()}: cannot be read as TOML ({exc})") from None
+    table = data.get("tool", {}).get("nb2prod")
+    if table is not None and not isinstance(table, dict):
+        raise SettingsError(f"{path.as_posix()}: tool.nb2prod must be a table")
+    return table
+
+
+def _settings(path: Path, table: dict[str, Any], start: Path) -> Settings:
+    shown = _shown(path, start)
+    lint_table = table.get("lint", {})
+    if not isinstance(lint_table, dict):
+        raise SettingsError(f"{shown}: [tool.nb2prod] lint must be a table")
+    options = {}
+    for key, value in table.items():
+        if key == "lint":
+            continue
+        options[key] = _checked(shown, SECTION, key, value, BUILD_KEYS)
+    root = path.parent
+    if "notebooks" in options:
+        options["notebooks"] = [_path(root, item, start) for item in options["notebooks"]]
+    for key in PATH_KEYS & options.keys():
+        options[key] = _path(root, options[key], start)
+    if "lower_bounds" in options and options["lower_bounds"] != "installed":
+        options["lower_bounds"] = _path(root, options["lower_bounds"], start).as_posix()
+    return Settings(path, _shown_path(root, start), options, _lint_rules(shown, lint_table))
+
+
+def _checked(shown: str, section: str, key: str, value: Any, schema: dict[str, type]) -> Any:
+    """`value` if `key` is known and `value` has its type; else a SettingsError naming the key."""
+    if key not in schema:
+        known = ", ".join(sorted(schema))
+        raise SettingsError(f"{shown}: {section} has an unknown key {key!r}; known keys: {known}")
+    wanted = schema[key]
+    if wanted is list and isinstance(value, str):
+        value = [value]
+    wrong_bool = isinstance(value, bool) and wanted is not bool
+    if not isinstance(value, wanted) or wrong_bool or not _items_are_strings(value):
+        kind = {list: "a list of strings", str: "a string", bool: "true or false", int: "a number"}
+        raise SettingsError(f"{shown}: {section} {key} must be {kind[wanted]}, not {value!r}")
+    if key == "jobs" and isinstance(value, int) and value < 1:
+        raise SettingsError(f"{shown}: {section} jobs must be 1 or more, not {value}")
+    return value
+
+
+def _items_are_strings(value: Any) -> bool:
+    return not isinstance(value, list) or all(isinstance(item, str) for item in value)
+
+
+def _lint_rules(shown: str, table: dict[str, Any]) -> LintRules:
+    schema = LintRules.schema()
+    values = {
+        key: _checked(shown, "[tool.nb2prod.lint]", key, v, schema) for key, v in table.items()
+    }
+    return LintRules.from_settings(values)
+
+
+def _path(root: Path, value: str, start: Path) -> Path:
+    """A path written in the pyproject (relative to its folder) as seen from `start`."""
+    return _shown_path(root / value, start)
+
+
+def _shown_path(path: Path, start: Path) -> Path:
+    try:
+        return Path(os.path.relpath(path, start.resolve()))
+    except ValueError:  # another drive on Windows
+        return path
+
+
+def _shown(path: Path, start: Path) -> str:
+    return _shown_path(path, start).as_posix()
+
+
+def merged(
+    command_line: dict[str, Any], given: set[str], from_file: dict[str, Any]
+) -> dict[str, Any]:
+    """Every option's value: given on the command line, else from the file, else the default."""
+    return {
+        key: value if key in given or key not in from_file else from_file[key]
+        for key, value in command_line.items()
+    }
