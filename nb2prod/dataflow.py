@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import libcst as cst
@@ -60,7 +61,13 @@ def sequence(flows: Iterable[Flow]) -> Flow:
 
 
 def analyse_statement(statement: cst.BaseStatement) -> Flow:
-    """The flow of one module-level statement."""
+    """The flow of one module-level statement (remembered: nodes never change)."""
+    return _analysed(statement)
+
+
+@lru_cache(maxsize=1 << 16)
+def _analysed(statement: cst.BaseStatement) -> Flow:
+    # libcst nodes hash and compare by identity, so a node is analysed once per build
     walker = _Walker()
     walker.statement(statement)
     return walker.flow()

@@ -316,12 +316,12 @@ def _read_later(
 ) -> list[set[str]]:
     """For each step, the names that later steps or later test cells read."""
     test_reads = [(t.index, bound_by_reads(t)) for t in tests]
-    later: list[set[str]] = []
-    for index, group in enumerate(groups):
-        names = {n for body in bodies[index + 1 :] for s in body for n in names_read(s)}
-        last_cell = group.cells[-1].index
-        names |= {n for cell, reads in test_reads if cell > last_cell for n in reads}
-        later.append(names)
+    later: list[set[str]] = [set() for _ in groups]
+    after: set[str] = set()  # read by the steps after the current one, built backwards
+    for index in reversed(range(len(groups))):
+        last_cell = groups[index].cells[-1].index
+        later[index] = after | {n for cell, reads in test_reads if cell > last_cell for n in reads}
+        after = after | {n for s in bodies[index] for n in names_read(s)}
     return later
 
 

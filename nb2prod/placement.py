@@ -51,19 +51,21 @@ def module_level(groups: list[StepCells], parameters: set[str]) -> list[Statemen
     candidates = [s for s in statements if s.is_definition]
     step_bound = parameters | {n for s in statements if not s.is_definition for n in s.flow.writes}
     step_bound.add(RUN)
-    module_level = list(candidates)
+    kept = {id(d) for d in candidates}
+    local = set(step_bound)
     changed = True
-    while changed:
+    while changed:  # a def that needs a demoted def is demoted too
         changed = False
-        local = step_bound | {def_name(d.node) for d in candidates if d not in module_level}
-        for definition in list(module_level):
-            free = free_names(definition)
-            if free & local or def_name(definition.node) in step_bound:
-                module_level.remove(definition)
+        for definition in candidates:
+            if id(definition) in kept and (
+                free_names(definition) & local or def_name(definition.node) in step_bound
+            ):
+                kept.discard(id(definition))
+                local.add(def_name(definition.node))
                 changed = True
     for group in groups:
-        group.statements = [s for s in group.statements if s not in module_level]
-    return module_level
+        group.statements = [s for s in group.statements if id(s) not in kept]
+    return [d for d in candidates if id(d) in kept]
 
 
 def constants(groups: list[StepCells], parameters: set[str]) -> list[Statement]:
@@ -80,19 +82,23 @@ def constants(groups: list[StepCells], parameters: set[str]) -> list[Statement]:
         for name in (*statement.flow.writes, *statement.flow.global_writes):
             bindings[name] = bindings.get(name, 0) + 1
     wanted = {n for s in statements if s.is_definition for n in free_names(s)}
+    mutated = {n for s in statements for n in s.flow.mutates}
     constants = []
     for statement in statements:
+        writes = statement.flow.writes
+        if len(writes) != 1 or not (writes[0] in wanted or writes[0].isupper()):
+            continue  # cheap tests first: only then is the value rendered and evaluated
         constant = _constant_name(statement)
         if (
             constant is not None
             and bindings.get(constant) == 1
             and constant not in parameters
-            and (constant in wanted or constant.isupper())
-            and not any(constant in s.flow.mutates for s in statements)
+            and constant not in mutated
         ):
             constants.append(statement)
+    moved = {id(s) for s in constants}
     for group in groups:
-        group.statements = [s for s in group.statements if s not in constants]
+        group.statements = [s for s in group.statements if id(s) not in moved]
     return constants
 
 
@@ -200,7 +206,7 @@ def refuse_global_writes(
     """A function that rebinds notebook state with `global` has no faithful translation."""
     statements = [s for g in groups for s in g.statements]
     state = parameters | {n for s in [*statements, *constants] for n in s.flow.writes}
-    for statement in [*statements, *definitions]:
+    for statement in [s for s in [*statements, *definitions] if s.flow.global_writes]:
         others = [s for s in statements if s is not statement]
         readers = {n: s.cell for s in reversed(others) for n in (*s.flow.reads, *s.flow.deferred)}
         for name in sorted(statement.flow.global_writes & (state | set(readers))):

@@ -154,6 +154,8 @@ def line_of(statement: Statement, groups: Sequence[StepCells]) -> int | None:
 
 
 def strip_semicolon(line: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
+    if not isinstance(line.body[-1].semicolon, cst.Semicolon):
+        return line  # the same node, so its analysis is not done again
     last = line.body[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
     return line.with_changes(body=[*line.body[:-1], last])
 
