@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -96,9 +99,27 @@ def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[di
     if found is not None:
         warnings.extend(found[1])
         return found[0], dest
-    files = render_package(parse_notebook(data), target, warnings, cache)
+    with _collector_paused():
+        files = render_package(parse_notebook(data), target, warnings, cache)
     cache.put("build", entry, encode_result(files, warnings))
     return files, dest
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a notebook is lifted.
+
+    libcst builds hundreds of thousands of nodes and almost no cycles; the collector's passes
+    over them took about 30% of a 2000-cell build. Memory is freed as usual by reference
+    counting, and whatever cycles there are go at the next collection.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def package_target(path: Path, config: Config) -> tuple[Target, Path]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import gc
 import itertools
 import os
 import re
@@ -199,6 +200,7 @@ def _cores() -> int:
 
 
 def _warm() -> None:
+    gc.disable()  # the worker is short-lived and black makes few cycles: collecting only costs
     _black_module()
 
 
