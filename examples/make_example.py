@@ -64,5 +64,21 @@ CELLS = [
     "assert all(scores[c] >= threshold for c in at_risk)",
 ]
 
+
+def with_recorded_result(cells: list[str]) -> list[str | tuple[str, str]]:
+    """The cells, the result cell with the output Jupyter recorded when the notebook ran."""
+    import tempfile
+
+    from IPython.lib.pretty import pretty
+
+    from reference import run_notebook
+
+    with tempfile.TemporaryDirectory() as folder:
+        shown = pretty(run_notebook(write_notebook(Path(folder) / "run.ipynb", cells)))
+    result_cell = max(i for i, text in enumerate(cells) if text.startswith("deploy: "))
+    return [(text, shown) if i == result_cell else text for i, text in enumerate(cells)]
+
+
 if __name__ == "__main__":
-    write_notebook(Path(__file__).resolve().parent / "churn_deploy.ipynb", CELLS)
+    target = Path(__file__).resolve().parent / "churn_deploy.ipynb"
+    write_notebook(target, with_recorded_result(CELLS))

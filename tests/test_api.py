@@ -349,7 +349,8 @@ def test_generated_api_tests_pass_under_pytest(tmp_path: Path) -> None:
     assert build(EXAMPLE, tmp_path, api=True).status is Status.WRITTEN
     done = run_generated_tests(tmp_path / "churn_deploy")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8 passed" in done.stdout and "skipped" not in done.stdout, done.stdout
+    # 4 pipeline tests (with the golden test of the recorded result) and 5 API tests
+    assert "9 passed" in done.stdout and "skipped" not in done.stdout, done.stdout
 
 
 def test_defaults_without_a_json_form(tmp_path: Path) -> None:
