@@ -50,17 +50,18 @@ class BuildResult:
 def build_notebook(path: Path, config: Config) -> BuildResult:
     """Build `path` as `config` says; never raises for a problem with the input or output."""
     from nb2prod import fingerprint
+    from nb2prod.reader import read_bytes
 
     dest = config.out / (config.name or _package_name(path))
-    key = fingerprint.input_key(path, config, dest)
-    hit = fingerprint.lookup(key, config, dest)
-    if hit is not None:
-        return BuildResult(
-            path, Status.UP_TO_DATE if config.check else Status.UNCHANGED, dest, hit.messages
-        )
     warnings: list[Diagnostic] = []
     try:
-        files, dest = generate(path, config, warnings)
+        data = read_bytes(path)  # once, for the no-op record and for the build
+        key = fingerprint.input_key(data, path, config, dest)
+        hit = fingerprint.lookup(key, config, dest)
+        if hit is not None:
+            status = Status.UP_TO_DATE if config.check else Status.UNCHANGED
+            return BuildResult(path, status, dest, hit.messages)
+        files, dest = generate(path, config, warnings, data)
         result = _deliver(path, files, dest, config, _render(path, warnings))
     except NotebookError as exc:
         lines = _render(path, [*warnings, exc.diagnostic])
@@ -84,14 +85,19 @@ def _internal_error(exc: Exception) -> Diagnostic:
     )
 
 
-def generate(path: Path, config: Config, warnings: list[Diagnostic]) -> tuple[dict[str, str], Path]:
-    """The package's files with their headers, and the folder they belong in."""
+def generate(
+    path: Path, config: Config, warnings: list[Diagnostic], data: bytes | None = None
+) -> tuple[dict[str, str], Path]:
+    """The package's files with their headers, and the folder they belong in.
+
+    `data` is the notebook's bytes when the caller has read them already.
+    """
     from nb2prod.cache import decode_result, encode_result, key, open_cache
     from nb2prod.reader import parse_notebook, read_bytes
 
     target, dest = package_target(path, config)
     cache = open_cache(config.cache_dir, enabled=config.cache)
-    data = read_bytes(path)
+    data = read_bytes(path) if data is None else data
     # The whole result is kept by the notebook's bytes and the target: a rebuild of an
     # unchanged notebook skips every stage.
     entry = key("build", data.decode("utf-8", "surrogateescape"), repr(target))

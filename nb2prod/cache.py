@@ -81,7 +81,7 @@ class FileCache:
 
 def key(*parts: str) -> str:
     """A cache key for `parts`, bound to nb2prod's version so an upgrade starts afresh."""
-    digest = hashlib.sha256(_code_version().encode())
+    digest = hashlib.sha256(code_version().encode())
     for part in parts:
         data = part.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "little") + data)
@@ -89,16 +89,15 @@ def key(*parts: str) -> str:
 
 
 @functools.cache
-def _code_version() -> str:
-    """nb2prod's version and a fingerprint of its own files, so an edited checkout never reuses
-    what older code produced."""
+def code_version() -> str:
+    """nb2prod's version and a digest of its own source, so that an upgrade or an edited
+    checkout never reuses what older code produced (the build cache and the no-op record)."""
+    digest = hashlib.sha256()
     package = Path(__file__).parent
-    stamps = sorted(
-        f"{path.relative_to(package)}:{stat.st_size}:{stat.st_mtime_ns}"
-        for path in package.rglob("*.py")
-        if (stat := path.stat())
-    )
-    return __version__ + ":" + hashlib.sha256("\n".join(stamps).encode()).hexdigest()
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode())
+        digest.update(source.read_bytes())
+    return __version__ + ":" + digest.hexdigest()
 
 
 def default_folder() -> Path:

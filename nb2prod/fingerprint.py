@@ -14,9 +14,9 @@ import json
 import os
 import stat
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
+from nb2prod.cache import code_version
 from nb2prod.config import Config
 
 CACHE_DIR = ".nb2prod_cache"
@@ -31,19 +31,19 @@ class Hit:
     messages: tuple[str, ...]
 
 
-def input_key(path: Path, config: Config, dest: Path) -> str | None:
-    """A digest of every input of building `path` into `dest`; None when it cannot be known."""
+def input_key(notebook: bytes, path: Path, config: Config, dest: Path) -> str | None:
+    """A digest of every input of building `notebook`, read from `path`, into `dest`; None when
+    it cannot be known."""
     if config.lower_bounds == "installed":
         return None  # the output depends on whatever is installed today
     bounds_file = None if config.lower_bounds is None else Path(config.lower_bounds)
-    notebook = _regular_file_bytes(path)
     bounds = b"" if bounds_file is None else _regular_file_bytes(bounds_file)
-    if notebook is None or bounds is None:
+    if bounds is None:
         return None
     digest = hashlib.sha256()
     options = [
         _FORMAT,
-        _code_digest(),
+        code_version(),
         str(path.resolve()),
         str(dest.resolve()),
         str(config.root.resolve()),
@@ -122,14 +122,3 @@ def _record_path(config: Config, dest: Path) -> Path:
 def _file_digest(path: Path) -> str | None:
     content = _regular_file_bytes(path)
     return None if content is None else hashlib.sha256(content).hexdigest()
-
-
-@lru_cache(maxsize=1)
-def _code_digest() -> str:
-    """A digest of nb2prod's own source, so that a new version never reuses an old record."""
-    digest = hashlib.sha256()
-    package = Path(__file__).parent
-    for source in sorted(package.rglob("*.py")):
-        digest.update(source.relative_to(package).as_posix().encode())
-        digest.update(source.read_bytes())
-    return digest.hexdigest()
