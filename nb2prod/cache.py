@@ -4,6 +4,10 @@ Entries live under the user's cache folder (`NB2PROD_CACHE_DIR` or `--cache-dir`
 one file per entry, named by the SHA-256 of what produced it. Each file starts with the digest of
 its payload, so a damaged or truncated entry is ignored and rewritten; entries are written to a
 temporary file and renamed into place, so two builds running at once never see half an entry.
+
+The per-cell results of a notebook (the facts of each cell, the code of each step, each
+formatted section) are many and small, so they travel together: a `Pack` is one entry holding
+those of the notebook's last build, read once at the start of a build and replaced at its end.
 """
 
 from __future__ import annotations
@@ -77,6 +81,67 @@ class FileCache:
                 raise
         except OSError:
             return None
+
+
+class Pack:
+    """One notebook's per-cell results, kept in one entry of `store` under `name`.
+
+    Lookups are answered from the pack of the last build; every entry this build looks up or
+    makes is kept for the next one, and the rest are dropped, so a pack holds one build's worth.
+    Its entries are keyed by content like any other, so a changed cell simply misses.
+    """
+
+    def __init__(self, store: Cache, name: str) -> None:
+        self.store = store
+        self.name = name
+        self.old = unpack(store.get(PACK, name) or b"")
+        self.kept: dict[tuple[str, str], bytes] = {}
+        self.added = False
+
+    def get(self, kind: str, key: str) -> bytes | None:
+        payload = self.old.get((kind, key))
+        if payload is not None:
+            self.kept[kind, key] = payload
+        return payload
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        self.kept[kind, key] = payload
+        self.added = True
+
+    def save(self) -> None:
+        """Replace the stored pack with this build's entries, when they differ."""
+        if self.added or self.kept.keys() != self.old.keys():
+            self.store.put(PACK, self.name, pack(self.kept))
+
+
+PACK = "pack"
+
+
+def pack(entries: dict[tuple[str, str], bytes]) -> bytes:
+    """Entries as one payload: for each, a `kind key length` line and then its bytes."""
+    parts = []
+    for (kind, entry), payload in entries.items():
+        parts.append(f"{kind} {entry} {len(payload)}\n".encode())
+        parts.append(payload)
+    return b"".join(parts)
+
+
+def unpack(data: bytes) -> dict[tuple[str, str], bytes]:
+    """What pack() joined; empty when `data` is not what it wrote (the pack is then rebuilt)."""
+    entries: dict[tuple[str, str], bytes] = {}
+    position = 0
+    while position < len(data):
+        end = data.find(b"\n", position)
+        try:
+            kind, entry, size = data[position:end].decode().split(" ")
+            length = int(size)
+        except ValueError:
+            return {}
+        if end < 0 or length < 0 or end + 1 + length > len(data):
+            return {}
+        entries[kind, entry] = data[end + 1 : end + 1 + length]
+        position = end + 1 + length
+    return entries
 
 
 def key(*parts: str) -> str:

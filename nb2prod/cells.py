@@ -7,16 +7,21 @@ cell is cleaned of IPython syntax and parsed, and errors carry the cell and line
 
 from __future__ import annotations
 
-import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.facts import CellFacts, Parsed, cell_key, lookup, parse
 from nb2prod.magics import clean_cell
 from nb2prod.reader import Cell, Notebook
+
+if TYPE_CHECKING:
+    from nb2prod.cache import Cache
 
 
 class Role(Enum):
@@ -38,15 +43,39 @@ class Heading:
 
 @dataclass(frozen=True)
 class CodeCell:
-    """A code cell ready for analysis: cleaned, parsed, with its marks."""
+    """A code cell ready for analysis: cleaned, with its marks and facts.
+
+    `key` names the cleaned code (the cache key of its facts). `parsed` is the tree the facts
+    were gathered from; a cell whose facts came from the cache is parsed only when something
+    asks for its tree.
+    """
 
     index: int
     role: Role
-    tree: cst.Module
+    code: str
+    key: str
+    facts: CellFacts
     step: str | None = None
     heading: Heading | None = None
     result_text: str | None = None
-    suppressed: bool = False
+    parsed: Parsed | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def suppressed(self) -> bool:
+        return self.facts.suppressed
+
+    @property
+    def tree(self) -> cst.Module:
+        return self._parsed.tree
+
+    @property
+    def nodes(self) -> dict[tuple[int, int], cst.BaseStatement]:
+        """The statements of the facts' pieces, by (position, offset)."""
+        return self._parsed.nodes
+
+    @cached_property
+    def _parsed(self) -> Parsed:
+        return self.parsed if self.parsed is not None else parse(self.code)
 
 
 @dataclass(frozen=True)
@@ -110,11 +139,15 @@ def _mark(name: str, value: str | None) -> tuple[Role | None, str | None]:
     return roles.get(name), None
 
 
-def select(notebook: Notebook) -> Selection:
-    """Every code cell with its role, cleaned of IPython syntax and parsed.
+def select(notebook: Notebook, cache: Cache | None = None) -> Selection:
+    """Every code cell with its role, cleaned of IPython syntax, and its facts (from `cache`
+    when they are kept there, else by parsing it).
 
     Raises NotebookError for a marked cell that cannot be lifted.
     """
+    from nb2prod.cache import NoCache
+
+    cache = cache or NoCache()
     cells: list[CodeCell] = []
     notes: list[Diagnostic] = []
     heading: Heading | None = None
@@ -125,13 +158,15 @@ def select(notebook: Notebook) -> Selection:
             heading = Heading(cell.index, text) if text is not None else heading
             title = title or first_heading(cell.source)
         elif cell.kind == "code":
-            parsed = _code_cell(cell, heading, notes)
+            parsed = _code_cell(cell, heading, notes, cache)
             if parsed is not None:
                 cells.append(parsed)
     return Selection(tuple(cells), tuple(notes), title)
 
 
-def _code_cell(cell: Cell, heading: Heading | None, notes: list[Diagnostic]) -> CodeCell | None:
+def _code_cell(
+    cell: Cell, heading: Heading | None, notes: list[Diagnostic], cache: Cache
+) -> CodeCell | None:
     marks = read_marks(cell)
     role = _role(cell.index, marks.roles)
     strict = role is not Role.UNMARKED
@@ -140,20 +175,24 @@ def _code_cell(cell: Cell, heading: Heading | None, notes: list[Diagnostic]) -> 
     except NotebookError as exc:
         raise exc.in_cell(cell.index) from None
     notes.extend(note.in_cell(cell.index) for note in cleaned.warnings)
+    key = cell_key(cleaned.code)
     try:
-        tree = parse_cell(cleaned.code)
+        found = lookup(cleaned.code, key, cache, strict=strict)
     except NotebookError as exc:
-        if not strict:
-            return None  # exploration code that does not parse cannot hide state we lift
         raise exc.in_cell(cell.index) from None
+    if found is None:
+        return None  # exploration code that does not parse cannot hide state we lift
+    facts, parsed = found
     return CodeCell(
         index=cell.index,
         role=role,
-        tree=tree,
+        code=cleaned.code,
+        key=key,
+        facts=facts,
         step=marks.step,
         heading=heading,
         result_text=cell.result_text,
-        suppressed=_ends_with_semicolon(tree),
+        parsed=parsed,
     )
 
 
@@ -169,32 +208,6 @@ def _role(index: int, roles: frozenset[Role]) -> Role:
     if Role.TEST in roles:
         return Role.TEST
     return Role.DEPLOY if Role.DEPLOY in roles else Role.UNMARKED
-
-
-def parse_cell(code: str) -> cst.Module:
-    """Parse a cell's cleaned code; a syntax error names the line and what Python said."""
-    try:
-        compile(code, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
-    except SyntaxError as exc:
-        raise NotebookError(
-            f"syntax error: {exc.msg}; fix the cell so that it runs in Jupyter", line=exc.lineno
-        ) from None
-    except ValueError as exc:  # source with NUL bytes
-        raise NotebookError(f"cannot be compiled: {exc}") from None
-    try:
-        return cst.parse_module(code)
-    except cst.ParserSyntaxError as exc:
-        raise NotebookError(
-            f"syntax nb2prod cannot parse yet: {exc.message}", line=exc.raw_line
-        ) from None
-
-
-def _ends_with_semicolon(tree: cst.Module) -> bool:
-    """A trailing `;` hides the cell's result in Jupyter."""
-    if not tree.body or not isinstance(tree.body[-1], cst.SimpleStatementLine):
-        return False
-    last = tree.body[-1].body[-1]
-    return isinstance(last.semicolon, cst.Semicolon)
 
 
 def first_heading(markdown: str) -> str | None:

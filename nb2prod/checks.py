@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from nb2prod.cells import Role, Selection, statement_lines
-from nb2prod.dataflow import analyse_statement, sequence
+from nb2prod.dataflow import sequence
 from nb2prod.errors import Diagnostic, NotebookError, warning
 from nb2prod.naming import BUILTINS
 from nb2prod.statements import Statement, StepCells, bound_by, bound_by_reads
@@ -62,8 +62,7 @@ def _unknown_message(unknown: dict[str, int], selection: Selection) -> str:
 def _line_reading(name: str, cell_index: int, selection: Selection) -> int | None:
     """The line of the first statement in a cell that reads `name`."""
     cell = next(c for c in selection.cells if c.index == cell_index)
-    for line, statement in zip(statement_lines(cell.tree), cell.tree.body, strict=True):
-        flow = analyse_statement(statement)
+    for line, flow in zip(statement_lines(cell.tree), cell.facts.flows, strict=True):
         if name in flow.reads or name in flow.deferred:
             return line
     return None
@@ -76,12 +75,11 @@ def _hidden_state(
     notes = []
     last_read: dict[str, int] = {}
     for cell in selection.with_role(Role.DEPLOY):
-        for statement in cell.tree.body:
-            flow = analyse_statement(statement)
+        for flow in cell.facts.flows:
             for name in (*flow.reads, *flow.deferred):
                 last_read[name] = cell.index
     for cell in selection.with_role(Role.UNMARKED):
-        flow = sequence(analyse_statement(s) for s in cell.tree.body)
+        flow = sequence(cell.facts.flows)
         touched = dict.fromkeys([*flow.writes, *sorted(flow.mutates)])
         for name in touched:
             if name in pipeline_names and last_read.get(name, 0) > cell.index:

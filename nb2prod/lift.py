@@ -19,20 +19,15 @@ from nb2prod.cells import CodeCell, Heading, Role, Selection
 from nb2prod.cells import statement_lines as statement_lines
 from nb2prod.dataflow import Flow, analyse_statement, sequence
 from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.facts import DISPLAY, RUN, Piece, immutable, strip_semicolon
 from nb2prod.naming import NameAllocator, snake_case
 from nb2prod.statements import (
-    DISPLAY,
-    RUN,
     Imports,
     Statement,
     StepCells,
     bound_by_reads,
-    def_name,
     group_cells,
-    immutable,
-    is_import,
     names_read,
-    strip_semicolon,
     without_imports,
 )
 
@@ -58,17 +53,28 @@ class Parameter:
 
 @dataclass(frozen=True)
 class Step:
-    """One step function: cells run in order, inputs and outputs explicit."""
+    """One step function: cells run in order, inputs and outputs explicit.
+
+    `marked` says which statements of the body start a cell (they carry `# cell N`).
+    """
 
     name: str
     cells: tuple[int, ...]
     heading: str | None
     params: tuple[str, ...]
     returns: tuple[str, ...]
-    body: tuple[cst.BaseStatement, ...]
+    body: tuple[Statement, ...]
+    marked: tuple[bool, ...] = ()
     result: cst.BaseExpression | None = None
     result_cell: int | None = None
     is_async: bool = False
+
+    def nodes(self) -> list[cst.BaseStatement]:
+        """The body's statements, each cell's first under its `# cell N` comment."""
+        return [
+            with_cell_marker(s.node, s.cell) if marked else s.node
+            for s, marked in zip(self.body, self.marked, strict=True)
+        ]
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ class Plan:
     """
 
     imports: tuple[cst.SimpleStatementLine, ...]
-    definitions: tuple[tuple[int, cst.BaseStatement], ...]
+    definitions: tuple[tuple[int, Piece], ...]
     parameters: tuple[Parameter, ...]
     steps: tuple[Step, ...]
     result_cell: int | None
@@ -145,12 +151,11 @@ def lift(selection: Selection) -> Plan:
     test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names)
     checked = [*definitions, *(s for g in groups for s in g.statements)]
     if result is not None:
-        line = cst.SimpleStatementLine([cst.Expr(result)])
-        checked.append(Statement(deploy[-1].index, line, analyse_statement(line)))
+        checked.append(Statement.of(deploy[-1].index, cst.SimpleStatementLine([cst.Expr(result)])))
     notes += checks.check_names(selection, checked, param_names, module_names, imports.star)
     return Plan(
         imports=imports.statements(),
-        definitions=tuple((d.cell, d.node) for d in definitions),
+        definitions=tuple((d.cell, d.piece) for d in definitions),
         parameters=parameters,
         steps=steps,
         result_cell=result_cell if result is not None else None,
@@ -177,8 +182,8 @@ def _parameters(cells: Sequence[CodeCell], imports: Imports) -> tuple[Parameter,
     for cell in cells:
         for line, statement in zip(statement_lines(cell.tree), cell.tree.body, strict=True):
             for small in _smalls(statement, cell, line):
-                if is_import(small):
-                    imports.add(small)  # type: ignore[arg-type]
+                if isinstance(small, cst.Import | cst.ImportFrom):
+                    imports.add_node(small)
                     continue
                 name, value = _parameter_assignment(small, cell.index, line)
                 found.pop(name, None)
@@ -261,7 +266,7 @@ def _take_result(last: CodeCell, groups: list[StepCells]) -> tuple[int, cst.Base
     statements.pop()
     if rest:
         kept = strip_semicolon(final.node.with_changes(body=rest))
-        statements.append(Statement(final.cell, kept, analyse_statement(kept)))
+        statements.append(Statement.of(final.cell, kept))
     return last.index, tail.value
 
 
@@ -277,8 +282,7 @@ def _steps(
 ) -> tuple[Step, ...]:
     tail: list[Statement] = []
     if result is not None:
-        result_line = cst.SimpleStatementLine(body=[cst.Expr(result)])
-        tail = [Statement(0, result_line, analyse_statement(result_line))]
+        tail = [Statement.of(0, cst.SimpleStatementLine(body=[cst.Expr(result)]))]
     bodies = [[*g.statements, *(tail if g is groups[-1] else [])] for g in groups]
     read_later = _read_later(groups, bodies, tests)
     flows = [step_flow(body, later) for body, later in zip(bodies, read_later, strict=True)]
@@ -292,7 +296,7 @@ def _steps(
         params = tuple(dict.fromkeys(n for n in wanted if n in available))
         available |= set(flow.writes)
         is_last = index == len(groups) - 1
-        body = tuple(_with_marker(group, s) for s in group.statements)
+        body = tuple(group.statements)
         if not body and not (is_last and result is not None) and not outputs[index]:
             continue
         steps.append(
@@ -303,6 +307,7 @@ def _steps(
                 params=params,
                 returns=tuple(outputs[index]),
                 body=body,
+                marked=_cell_starts(body),
                 result=result if is_last else None,
                 result_cell=group.cells[-1].index if is_last and result is not None else None,
                 is_async=flow.awaits,
@@ -341,7 +346,7 @@ def step_flow(statements: Sequence[Statement], read_later: set[str]) -> Flow:
         if charged:
             flows.append(Flow(reads=tuple(sorted(charged))))
         if statement.is_definition:
-            own = def_name(statement.node)
+            own = statement.name
             pending[own] = flow.deferred - {own}
             flows.append(replace(flow, deferred=frozenset()))
         else:
@@ -360,7 +365,7 @@ def _outputs(
     """For each step, the names it binds that a later step or test cell reads (liveness)."""
     readers_after: list[set[str]] = [set() for _ in groups]
     for test in tests:
-        flow = sequence(analyse_statement(s) for s in test.tree.body)
+        flow = sequence(test.facts.flows)
         reads = set(flow.reads) | flow.deferred
         for index, group in enumerate(groups):
             if group.cells[0].index < test.index:
@@ -398,12 +403,14 @@ def _heading_text(group: StepCells) -> str | None:
     return value.text if isinstance(value, Heading) else None
 
 
-def _with_marker(group: StepCells, statement: Statement) -> cst.BaseStatement:
-    """The first statement of each cell in a step carries a `# cell N` comment."""
-    first_of_cell = next(s for s in group.statements if s.cell == statement.cell)
-    if first_of_cell is not statement:
-        return statement.node
-    return with_cell_marker(statement.node, statement.cell)
+def _cell_starts(body: Sequence[Statement]) -> tuple[bool, ...]:
+    """Which statements carry a `# cell N` comment: the first of each cell in a step."""
+    seen: set[int] = set()
+    starts = []
+    for statement in body:
+        starts.append(statement.cell not in seen)
+        seen.add(statement.cell)
+    return tuple(starts)
 
 
 def with_cell_marker(node: cst.BaseStatement, cell: int) -> cst.BaseStatement:

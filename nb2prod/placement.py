@@ -8,23 +8,11 @@ no faithful translation exists, the build refuses, naming the function, the name
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Sequence
 
-import libcst as cst
-
 from nb2prod.errors import NotebookError
-from nb2prod.statements import (
-    _EMPTY,
-    RUN,
-    Statement,
-    StepCells,
-    def_name,
-    free_names,
-    immutable,
-    line_of,
-    uses,
-)
+from nb2prod.facts import RUN
+from nb2prod.statements import Statement, StepCells, free_names, line_of, uses
 
 
 def refuse_rebound_imports(groups: Sequence[StepCells], imported: set[str]) -> None:
@@ -58,10 +46,10 @@ def module_level(groups: list[StepCells], parameters: set[str]) -> list[Statemen
         changed = False
         for definition in candidates:
             if id(definition) in kept and (
-                free_names(definition) & local or def_name(definition.node) in step_bound
+                free_names(definition) & local or definition.name in step_bound
             ):
                 kept.discard(id(definition))
-                local.add(def_name(definition.node))
+                local.add(definition.name)
                 changed = True
     for group in groups:
         group.statements = [s for s in group.statements if id(s) not in kept]
@@ -87,8 +75,8 @@ def constants(groups: list[StepCells], parameters: set[str]) -> list[Statement]:
     for statement in statements:
         writes = statement.flow.writes
         if len(writes) != 1 or not (writes[0] in wanted or writes[0].isupper()):
-            continue  # cheap tests first: only then is the value rendered and evaluated
-        constant = _constant_name(statement)
+            continue
+        constant = statement.piece.constant
         if (
             constant is not None
             and bindings.get(constant) == 1
@@ -100,27 +88,6 @@ def constants(groups: list[StepCells], parameters: set[str]) -> list[Statement]:
     for group in groups:
         group.statements = [s for s in group.statements if id(s) not in moved]
     return constants
-
-
-def _constant_name(statement: Statement) -> str | None:
-    """The name of `NAME = <immutable literal>`, else None."""
-    node = statement.node
-    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
-        return None
-    small = node.body[0]
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target, value = small.targets[0].target, small.value
-    elif isinstance(small, cst.AnnAssign) and small.value is not None:
-        target, value = small.target, small.value
-    else:
-        return None
-    if not isinstance(target, cst.Name):
-        return None
-    try:
-        literal = ast.literal_eval(_EMPTY.code_for_node(value).strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
-    return target.value if immutable(literal) else None
 
 
 def place_closures(groups: list[StepCells], parameters: set[str]) -> None:
@@ -152,7 +119,7 @@ def _next_move(groups: list[StepCells], parameters: set[str]) -> tuple[Statement
         for position, definition in enumerate(group.statements):
             if not definition.is_definition:
                 continue
-            own = def_name(definition.node)
+            own = definition.name
             uses = _use_steps(groups, index, position, own)
             if not uses:
                 continue
@@ -185,7 +152,7 @@ def _use_steps(groups: list[StepCells], index: int, position: int, name: str) ->
 def _refuse_move(
     definition: Statement, name: str, groups: list[StepCells], target: int, use: int
 ) -> None:
-    own = def_name(definition.node)
+    own = definition.name
     binder = next(s.cell for s in groups[target].statements if name in s.flow.writes)
     user = next(s.cell for s in groups[use].statements if uses(s, own) and s is not definition)
     raise NotebookError(
@@ -211,7 +178,7 @@ def refuse_global_writes(
         readers = {n: s.cell for s in reversed(others) for n in (*s.flow.reads, *s.flow.deferred)}
         for name in sorted(statement.flow.global_writes & (state | set(readers))):
             where = f"cell {readers[name]} reads it" if name in readers else "the cells bind it"
-            function = def_name(statement.node) if statement.is_definition else "f"
+            function = statement.name if statement.is_definition else "f"
             raise NotebookError(
                 f"`{function}` rebinds the notebook's `{name}` with `global`, and {where}; "
                 f"return the new value instead (`{name} = {function}({name})`) so the pipeline "

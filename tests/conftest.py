@@ -48,6 +48,19 @@ def build(notebook: Path, out: Path, **options: object) -> BuildResult:
     return build_notebook(notebook, config)
 
 
+class MemoryCache:
+    """A cache in a dict, to look at what a build keeps."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], bytes] = {}
+
+    def get(self, kind: str, key: str) -> bytes | None:
+        return self.entries.get((kind, key))
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        self.entries[kind, key] = payload
+
+
 @contextmanager
 def load_package(project: Path, package: str) -> Iterator[ModuleType]:
     """Import a generated package's pipeline module; unload it and its path afterwards."""

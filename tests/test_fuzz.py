@@ -16,12 +16,12 @@ from typing import Any
 import nbformat
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from test_reader import V3
 
 from nb2prod.build import INTERNAL_ERROR, Status, build_notebook
 from nb2prod.config import Config
 
 from notebooks import make_notebook
+from test_reader import V3
 
 BASES: list[dict[str, Any]] = [
     json.loads(

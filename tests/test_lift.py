@@ -101,8 +101,8 @@ def test_constant_read_by_a_function_moves_to_module_level() -> None:
         "deploy: LIMIT = 3\nrate = 2\n\n\ndef capped(v):\n    return min(v, LIMIT)",
         "deploy: capped(rate * 5)",
     )
-    module = [c for _, node in plan.definitions for c in [type(node).__name__]]
-    assert module == ["SimpleStatementLine", "FunctionDef"]
+    module = [(piece.constant, piece.name) for _, piece in plan.definitions]
+    assert module == [("LIMIT", None), (None, "capped")]
     assert signature(plan) == [("step_1", (), ())]
 
 

@@ -25,6 +25,7 @@ from nb2prod.errors import NotebookError
 from nb2prod.lift import lift
 from nb2prod.reader import Cell, Notebook
 
+from conftest import MemoryCache
 from reference import run_cells
 
 EXAMPLES = int(os.environ.get("NB2PROD_PROPERTY_EXAMPLES", "300"))
@@ -149,8 +150,11 @@ def _notebook(cells: list[str]) -> Notebook:
 
 
 def _lifted_run(notebook: Notebook) -> Any:
-    plan = lift(select(notebook))
-    source = render(plan, Target("generated", "generated.ipynb", "."))
+    memory = MemoryCache()
+    target = Target("generated", "generated.ipynb", ".")
+    source = render(lift(select(notebook, memory)), target, memory)
+    again = render(lift(select(notebook, memory)), target, memory)
+    assert again == source, "the facts and steps kept in the cache must give the same module"
     namespace: dict[str, Any] = {"__name__": "generated_pipeline"}
     exec(compile(source, "<generated pipeline>", "exec"), namespace)
     return namespace["run"]

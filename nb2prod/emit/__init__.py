@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nb2prod.lift import Plan
+
+if TYPE_CHECKING:
+    from nb2prod.cache import Cache
 
 
 @dataclass(frozen=True)
@@ -22,14 +26,17 @@ class Target:
         return self.package.replace("_", "-")
 
 
-def emit_package(plan: Plan, target: Target) -> dict[str, str]:
-    """Every generated file of the package, by path relative to the package folder, unformatted."""
+def emit_package(plan: Plan, target: Target, cache: Cache | None = None) -> dict[str, str]:
+    """Every generated file of the package, by path relative to the package folder, unformatted.
+
+    `cache` keeps the code of each step function between builds.
+    """
     from nb2prod.emit import cli_app, module, package, pyproject, testfile
 
     pkg = target.package
     files = {
         f"{pkg}/__init__.py": package.render(plan, target),
-        f"{pkg}/pipeline.py": module.render(plan, target),
+        f"{pkg}/pipeline.py": module.render(plan, target, cache),
         f"{pkg}/__main__.py": cli_app.render(plan, target),
         f"tests/test_{pkg}.py": testfile.render(plan, target),
         "pyproject.toml": pyproject.render(plan, target),

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
+from nb2prod.cache import Cache, NoCache, key
 from nb2prod.emit import Target
 from nb2prod.emit.text import code, docstring, join_sections, one_line
 from nb2prod.lift import Parameter, Plan, Step, with_cell_marker
@@ -17,8 +18,9 @@ def display(*objs, **kwargs):
 '''
 
 
-def render(plan: Plan, target: Target) -> str:
-    """The source of `<package>/pipeline.py`, before formatting."""
+def render(plan: Plan, target: Target, cache: Cache | None = None) -> str:
+    """The source of `<package>/pipeline.py`, before formatting; steps come from `cache` when
+    it keeps them."""
     module_doc = docstring(f"Pipeline lifted from {target.source} by nb2prod.")
     imports = [*plan.imports]
     if plan.is_async and not any(code(i).strip() == "import asyncio" for i in imports):
@@ -28,7 +30,7 @@ def render(plan: Plan, target: Target) -> str:
         "".join(code(statement) for statement in imports),
         DISPLAY_FALLBACK if plan.needs_display else "",
         _definitions(plan),
-        *(_step(step) for step in plan.steps),
+        *(_step(step, cache or NoCache()) for step in plan.steps),
         run_function(plan, target),
     )
 
@@ -36,20 +38,43 @@ def render(plan: Plan, target: Target) -> str:
 def _definitions(plan: Plan) -> str:
     parts = []
     previous = None
-    for cell, node in plan.definitions:
-        marked = with_cell_marker(node, cell) if cell != previous else node
-        parts.append(code(marked))
+    for cell, piece in plan.definitions:
+        assert piece.code is not None and piece.marked is not None
+        parts.append(f"# cell {cell}\n{piece.marked}" if cell != previous else piece.code)
         previous = cell
     return "\n\n".join(part.strip("\n") for part in parts)
 
 
-def _step(step: Step) -> str:
+def _step(step: Step, cache: Cache) -> str:
+    """A step function's code, kept under what determines it: a rebuild emits anew (and parses
+    the cells of) only the steps whose cells changed."""
+    entry = key("step", repr(_identity(step)))
+    found = cache.get("step", entry)
+    if found is not None:
+        try:
+            return found.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # damaged: emitted and kept again
+    text = _step_code(step)
+    cache.put("step", entry, text.encode("utf-8"))
+    return text
+
+
+def _identity(step: Step) -> tuple[object, ...]:
+    result = code(step.result) if step.result is not None else None
+    body = tuple((s.cell, s.identity, m) for s, m in zip(step.body, step.marked, strict=True))
+    fields = (step.name, step.cells, step.heading, step.params, step.returns, step.is_async)
+    return (*fields, step.result_cell, result, body)
+
+
+def _step_code(step: Step) -> str:
     doc = cst.SimpleStatementLine([cst.Expr(cst.SimpleString(docstring(step_docstring(step))))])
-    body: list[cst.BaseStatement] = [doc, *step.body]
+    body: list[cst.BaseStatement] = [doc, *step.nodes()]
     value = _return_value(step)
     if value is not None:
         returned: cst.BaseStatement = cst.SimpleStatementLine([cst.Return(value)])
-        if step.result_cell is not None and step.result_cell not in _cells_in(step.body):
+        marked_cells = {s.cell for s, m in zip(step.body, step.marked, strict=True) if m}
+        if step.result_cell is not None and step.result_cell not in marked_cells:
             returned = with_cell_marker(returned, step.result_cell)
         body.append(returned)
     function = cst.FunctionDef(
@@ -59,16 +84,6 @@ def _step(step: Step) -> str:
         asynchronous=cst.Asynchronous() if step.is_async else None,
     )
     return code(function)
-
-
-def _cells_in(body: tuple[cst.BaseStatement, ...]) -> set[int]:
-    """The cells whose `# cell N` markers a step body carries."""
-    found = set()
-    for statement in body:
-        for line in getattr(statement, "leading_lines", ()):
-            if line.comment is not None and line.comment.value.startswith("# cell "):
-                found.add(int(line.comment.value.removeprefix("# cell ")))
-    return found
 
 
 def step_docstring(step: Step) -> str:

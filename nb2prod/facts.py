@@ -1,0 +1,389 @@
+"""What the lift needs to know of one cell, gathered from its libcst tree and kept by content.
+
+Parsing is most of the cost of a build, so the facts of a cell (the flow of each top-level
+statement, the statements it splits into once its imports are hoisted, the definitions and
+constants among them) are kept in the cache under the cell's cleaned code. A rebuild parses
+only the cells that changed; a cached cell's tree is parsed again only when its code has to be
+emitted anew. Everything here is a pure function of the code, so the facts of a cell are the
+same whether they were computed now or read back.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import libcst as cst
+
+from nb2prod.dataflow import Flow, analyse_statement
+from nb2prod.errors import NotebookError
+
+if TYPE_CHECKING:
+    from nb2prod.cache import Cache
+
+# Names IPython provides in a notebook that the module must provide itself.
+DISPLAY = "display"
+# The pipeline's entry point: a notebook's own `run` stays inside its step.
+RUN = "run"
+_IPYTHON_DISPLAY_MODULES = ("IPython.display", "IPython.core.display")
+_EMPTY = cst.Module([])
+_KIND = "cell"
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    """A hoisted import as one line of code, with the names it binds.
+
+    `node` is the line's tree when it was built in this run; a line read from the cache is
+    parsed again only if its tree is asked for.
+    """
+
+    code: str
+    writes: tuple[str, ...]
+    star: tuple[str, ...] = ()
+    node: cst.SimpleStatementLine | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> str:
+        return self.code.strip()
+
+    def statement(self) -> cst.SimpleStatementLine:
+        if self.node is not None:
+            return self.node
+        parsed = cst.parse_statement(self.code)
+        assert isinstance(parsed, cst.SimpleStatementLine)
+        return parsed
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One statement of a step: a top-level statement of a cell once its imports are hoisted.
+
+    `position` is the top-level statement it comes from (counted from 1) and `offset` which
+    part of it. `code` and `marked` (the code without blank leading lines, to go under a
+    `# cell N` comment) are kept only for definitions and constants, which the module emits
+    on their own.
+    """
+
+    position: int
+    offset: int
+    last: bool
+    flow: Flow
+    name: str | None = None  # a def's or class's name
+    constant: str | None = None  # NAME in `NAME = <immutable literal>`
+    code: str | None = None
+    marked: str | None = None
+
+    @property
+    def is_definition(self) -> bool:
+        return self.name is not None
+
+
+@dataclass(frozen=True)
+class CellFacts:
+    """A cell's facts: each top-level statement's flow, its pieces and its hoisted imports."""
+
+    flows: tuple[Flow, ...]
+    pieces: tuple[Piece, ...]
+    imports: tuple[ImportLine, ...]
+    suppressed: bool  # a trailing `;` hides the cell's result
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A cell's tree, and the nodes of its pieces by (position, offset)."""
+
+    tree: cst.Module
+    nodes: dict[tuple[int, int], cst.BaseStatement]
+
+
+# --- gathering ---------------------------------------------------------------------------
+
+
+def parse(code: str) -> Parsed:
+    """A cell's tree and pieces; NotebookError when it does not parse."""
+    tree = parse_cell(code)
+    parts, _ = split(tree)
+    return Parsed(tree, {(position, offset): node for position, offset, _, node in parts})
+
+
+def gather(code: str) -> tuple[CellFacts, Parsed]:
+    """The facts of a cell's cleaned code, and its tree; NotebookError when it does not parse."""
+    tree = parse_cell(code)
+    flows = tuple(analyse_statement(statement) for statement in tree.body)
+    parts, imports = split(tree)
+    pieces = tuple(piece_of(node, position, offset, last) for position, offset, last, node in parts)
+    facts = CellFacts(flows, pieces, tuple(imports), _ends_with_semicolon(tree))
+    return facts, Parsed(tree, {(position, offset): node for position, offset, _, node in parts})
+
+
+def split(
+    tree: cst.Module,
+) -> tuple[list[tuple[int, int, bool, cst.BaseStatement]], list[ImportLine]]:
+    """A cell's statements with their imports hoisted, as (position, offset, last, node), and
+    the hoisted imports in order. The same code always splits the same way."""
+    parts: list[tuple[int, int, bool, cst.BaseStatement]] = []
+    imports: list[ImportLine] = []
+    for position, statement in enumerate(tree.body, start=1):
+        nodes, hoisted = hoist(statement)
+        imports += hoisted
+        for offset, node in enumerate(nodes):
+            last = position == len(tree.body) and offset == len(nodes) - 1
+            parts.append((position, offset, last, node))
+    return parts, imports
+
+
+def hoist(statement: cst.BaseStatement) -> tuple[list[cst.BaseStatement], list[ImportLine]]:
+    """The imports of a statement line, and what else it holds, without semicolons."""
+    if not isinstance(statement, cst.SimpleStatementLine):
+        return [statement], []
+    if not any(is_import(small) for small in statement.body):
+        return [strip_semicolon(statement)], []
+    if RUN in analyse_statement(statement).writes:
+        return [strip_semicolon(statement)], []  # hoisted, it would shadow the pipeline's run()
+    kept: list[cst.BaseStatement] = []
+    imports: list[ImportLine] = []
+    for small in statement.body:
+        if isinstance(small, cst.Import | cst.ImportFrom):
+            line = import_line(small)
+            if line is not None:
+                imports.append(line)
+        else:
+            bare = small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+            kept.append(cst.SimpleStatementLine(body=[bare]))
+    if kept and statement.leading_lines:
+        kept[0] = kept[0].with_changes(leading_lines=statement.leading_lines)
+    return kept, imports
+
+
+def import_line(small: cst.Import | cst.ImportFrom) -> ImportLine | None:
+    """An import as a line of its own; None for the `display` import the module replaces."""
+    without = _without_display_import(small)
+    if without is None:
+        return None
+    line = cst.SimpleStatementLine(body=[without.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)])
+    flow = analyse_statement(line)
+    return ImportLine(_EMPTY.code_for_node(line), flow.writes, flow.star_imports, line)
+
+
+def _without_display_import(
+    node: cst.Import | cst.ImportFrom,
+) -> cst.Import | cst.ImportFrom | None:
+    """`from IPython.display import display` goes: the module brings its own display()."""
+    if not isinstance(node, cst.ImportFrom) or isinstance(node.names, cst.ImportStar):
+        return node
+    module = _EMPTY.code_for_node(node.module) if node.module else ""
+    if module not in _IPYTHON_DISPLAY_MODULES:
+        return node
+    kept = [a for a in node.names if not (_alias_name(a) == DISPLAY and a.asname is None)]
+    if not kept:
+        return None
+    kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return node.with_changes(names=kept)
+
+
+def _alias_name(alias: cst.ImportAlias) -> str:
+    return _EMPTY.code_for_node(alias.name)
+
+
+def is_import(small: cst.BaseSmallStatement) -> bool:
+    return isinstance(small, cst.Import | cst.ImportFrom)
+
+
+def strip_semicolon(line: cst.SimpleStatementLine) -> cst.SimpleStatementLine:
+    if not isinstance(line.body[-1].semicolon, cst.Semicolon):
+        return line  # the same node, so its analysis is not done again
+    last = line.body[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+    return line.with_changes(body=[*line.body[:-1], last])
+
+
+def piece_of(
+    node: cst.BaseStatement, position: int = 0, offset: int = 0, last: bool = False
+) -> Piece:
+    """A statement's piece: its flow, and its code when it may go to module level."""
+    flow = analyse_statement(node)
+    name = node.name.value if isinstance(node, cst.FunctionDef | cst.ClassDef) else None
+    constant = constant_name(node)
+    if name is None and constant is None:
+        return Piece(position, offset, last, flow)
+    code, marked = _code_and_marked(node)
+    return Piece(position, offset, last, flow, name, constant, code, marked)
+
+
+def _code_and_marked(node: cst.BaseStatement) -> tuple[str, str]:
+    """A statement's code, and its code with only the comment lines above it kept."""
+    leading: Sequence[cst.EmptyLine] = getattr(node, "leading_lines", ())
+    rest = _EMPTY.code_for_node(node.with_changes(leading_lines=())) if leading else None
+    if rest is None:
+        whole = _EMPTY.code_for_node(node)
+        return whole, whole
+    lines = [(_EMPTY.code_for_node(line), line.comment is not None) for line in leading]
+    code = "".join(text for text, _ in lines) + rest
+    marked = "".join(text for text, comment in lines if comment) + rest
+    return code, marked
+
+
+# Value nodes that can be an immutable literal; anything else is not a constant.
+_LITERAL_NODES = (
+    cst.Integer,
+    cst.Float,
+    cst.Imaginary,
+    cst.SimpleString,
+    cst.ConcatenatedString,
+    cst.Name,
+    cst.Tuple,
+    cst.UnaryOperation,
+    cst.BinaryOperation,
+)
+
+
+def constant_name(node: cst.BaseStatement) -> str | None:
+    """The name of `NAME = <immutable literal>`, else None."""
+    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+        return None
+    small = node.body[0]
+    if isinstance(small, cst.Assign) and len(small.targets) == 1:
+        target, value = small.targets[0].target, small.value
+    elif isinstance(small, cst.AnnAssign) and small.value is not None:
+        target, value = small.target, small.value
+    else:
+        return None
+    if not isinstance(target, cst.Name) or not isinstance(value, _LITERAL_NODES):
+        return None
+    try:
+        literal = ast.literal_eval(_EMPTY.code_for_node(value).strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+    return target.value if immutable(literal) else None
+
+
+def immutable(value: object) -> bool:
+    if isinstance(value, tuple | frozenset):
+        return all(immutable(item) for item in value)
+    return value is None or isinstance(value, bool | int | float | complex | str | bytes)
+
+
+def parse_cell(code: str) -> cst.Module:
+    """Parse a cell's cleaned code; a syntax error names the line and what Python said."""
+    try:
+        compile(code, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+    except SyntaxError as exc:
+        raise NotebookError(
+            f"syntax error: {exc.msg}; fix the cell so that it runs in Jupyter", line=exc.lineno
+        ) from None
+    except ValueError as exc:  # source with NUL bytes
+        raise NotebookError(f"cannot be compiled: {exc}") from None
+    try:
+        return cst.parse_module(code)
+    except cst.ParserSyntaxError as exc:
+        raise NotebookError(
+            f"syntax nb2prod cannot parse yet: {exc.message}", line=exc.raw_line
+        ) from None
+
+
+def _ends_with_semicolon(tree: cst.Module) -> bool:
+    """A trailing `;` hides the cell's result in Jupyter."""
+    if not tree.body or not isinstance(tree.body[-1], cst.SimpleStatementLine):
+        return False
+    last = tree.body[-1].body[-1]
+    return isinstance(last.semicolon, cst.Semicolon)
+
+
+# --- keeping -----------------------------------------------------------------------------
+
+
+def cell_key(code: str) -> str:
+    """The cache key of a cell's facts, which also names the cell's code in other keys."""
+    from nb2prod.cache import key
+
+    return key(_KIND, code)
+
+
+def lookup(
+    code: str, entry: str, cache: Cache, *, strict: bool
+) -> tuple[CellFacts, Parsed | None] | None:
+    """The facts of `code` from the cache, or gathered (and kept) with the tree they came from;
+    None when the code does not parse and the cell is not strict (an unmarked cell). A damaged
+    entry is gathered again."""
+    payload = cache.get(_KIND, entry)
+    if payload is not None:
+        try:
+            found = decode(payload)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
+            pass  # damaged: gathered and kept again
+        else:
+            if found is not None:
+                return found, None
+            if not strict:
+                return None
+    try:
+        facts, parsed = gather(code)
+    except NotebookError:
+        if strict:
+            raise
+        cache.put(_KIND, entry, b"null")
+        return None
+    cache.put(_KIND, entry, encode(facts))
+    return facts, parsed
+
+
+def encode(facts: CellFacts) -> bytes:
+    """A cell's facts as a cache payload (JSON)."""
+    data = {
+        "flows": [_flow_data(flow) for flow in facts.flows],
+        "pieces": [
+            [p.position, p.offset, p.last, _flow_data(p.flow), p.name, p.constant, p.code, p.marked]
+            for p in facts.pieces
+        ],
+        "imports": [[line.code, line.writes, line.star] for line in facts.imports],
+        "suppressed": facts.suppressed,
+    }
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
+def decode(payload: bytes) -> CellFacts | None:
+    """What encode stored (None for code that does not parse); raises on anything else."""
+    data = json.loads(payload)
+    if data is None:
+        return None
+    pieces = tuple(
+        Piece(int(p), int(o), bool(last), _flow(f), name, constant, code, marked)
+        for p, o, last, f, name, constant, code, marked in data["pieces"]
+    )
+    imports = tuple(
+        ImportLine(str(code), tuple(writes), tuple(star)) for code, writes, star in data["imports"]
+    )
+    flows = tuple(_flow(flow) for flow in data["flows"])
+    return CellFacts(flows, pieces, imports, bool(data["suppressed"]))
+
+
+def _flow_data(flow: Flow) -> list[Any]:
+    return [
+        flow.reads,
+        flow.writes,
+        sorted(flow.must),
+        sorted(flow.unbinds),
+        sorted(flow.deferred),
+        sorted(flow.mutates),
+        flow.star_imports,
+        sorted(flow.global_writes),
+        flow.awaits,
+    ]
+
+
+def _flow(data: list[Any]) -> Flow:
+    reads, writes, must, unbinds, deferred, mutates, star, global_writes, awaits = data
+    return Flow(
+        reads=tuple(reads),
+        writes=tuple(writes),
+        must=frozenset(must),
+        unbinds=frozenset(unbinds),
+        deferred=frozenset(deferred),
+        mutates=frozenset(mutates),
+        star_imports=tuple(star),
+        global_writes=frozenset(global_writes),
+        awaits=bool(awaits),
+    )

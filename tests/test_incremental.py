@@ -1,0 +1,188 @@
+"""Rebuilds from the per-cell cache: the same output as a cold build, and only changed cells parsed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nb2prod import facts
+from nb2prod.build import Status, build_notebook
+from nb2prod.cache import FileCache, Pack, pack, unpack
+from nb2prod.config import Config
+from nb2prod.facts import cell_key, gather, lookup
+
+from conftest import FIXTURES, WORKING_CASES, MemoryCache, build
+from notebooks import write_notebook
+from test_golden import options
+
+CELLS = [
+    "parameters: n = 4",
+    "md: ## Load",
+    "deploy: import math\nrows = list(range(n))",
+    "deploy: LIMIT = 3\n\n\ndef capped(v):\n    return min(v, LIMIT)",
+    "md: ## Shape",
+    "deploy: shaped = [capped(r) for r in rows]",
+    "deploy: # spread\nspread = max(shaped) - min(shaped)",
+    "md: ## Report",
+    "deploy: total = math.fsum(shaped)",
+    "deploy: {'total': total, 'spread': spread}",
+]
+
+
+def _files(folder: Path) -> dict[str, str]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_text()
+        for p in folder.rglob("*")
+        if p.is_file() and ".nb2prod_cache" not in p.parts
+    }
+
+
+def _edit(notebook: Path, number: int, text: str) -> None:
+    """Replace the source of code cell `number` (counted from 1 among all cells)."""
+    data = json.loads(notebook.read_text())
+    data["cells"][number - 1]["source"] = text
+    notebook.write_text(json.dumps(data))
+
+
+def _middle_deploy_cell(data: dict[str, object]) -> int | None:
+    cells = data["cells"]
+    assert isinstance(cells, list)
+    deploy = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and c["source"]]
+    return deploy[len(deploy) // 2] if len(deploy) > 2 else None
+
+
+@pytest.mark.parametrize("case", WORKING_CASES)
+def test_a_rebuild_after_an_edit_matches_the_golden_files(
+    case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Build an edited copy of a fixture, then the fixture itself with what that left in the
+    cache: the unchanged cells come from the cache, the edited one is parsed again, and the
+    output is still the golden one."""
+    root = tmp_path / "root"  # laid out as the project is, so that the output is comparable
+    notebook = Path("fixtures", case, "input.ipynb")
+    (root / notebook).parent.mkdir(parents=True)
+    original = (FIXTURES / case / "input.ipynb").read_bytes()
+    data = json.loads(original)
+    middle = _middle_deploy_cell(data)
+    if middle is not None:
+        source = "".join(data["cells"][middle]["source"])
+        data["cells"][middle]["source"] = source + "\n# edited\n_edited = 1\n"
+    (root / notebook).write_text(json.dumps(data))
+    monkeypatch.chdir(root)
+    settings = {"name": case, "cache_dir": tmp_path / "cache", **options(FIXTURES / case)}
+    edited = build_notebook(notebook, Config(out=Path("build", "edited"), root=root, **settings))
+    assert edited.ok, edited.messages
+    (root / notebook).write_bytes(original)
+    result = build_notebook(notebook, Config(out=Path("build", "again"), root=root, **settings))
+    assert result.status is Status.WRITTEN, result.messages
+    assert (
+        "".join(m + "\n" for m in result.messages) == (FIXTURES / case / "messages.txt").read_text()
+    )
+    assert _files(root / "build" / "again" / case) == _files(FIXTURES / case / "expected")
+
+
+def test_only_the_edited_step_is_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook = write_notebook(tmp_path / "edited_deploy.ipynb", CELLS)
+    cache = tmp_path / "cache"
+    assert build(notebook, tmp_path / "out", cache_dir=cache).status is Status.WRITTEN
+    _edit(notebook, 6, "shaped = [capped(r) + 1 for r in rows]")
+    parsed: list[str] = []
+    real = facts.parse_cell
+
+    def counting(code: str) -> object:
+        parsed.append(code)
+        return real(code)
+
+    monkeypatch.setattr(facts, "parse_cell", counting)
+    assert build(notebook, tmp_path / "out", cache_dir=cache).status is Status.WRITTEN
+    # The edited cell, the other cell of its step (emitted anew), and the cells the lift
+    # always reads whole: the parameters and the last deploy cell, whose value is the result.
+    assert sorted(parsed) == sorted(
+        [
+            "shaped = [capped(r) + 1 for r in rows]",
+            "# spread\nspread = max(shaped) - min(shaped)",
+            "n = 4",
+            "{'total': total, 'spread': spread}",
+        ]
+    )
+    cold = build(notebook, tmp_path / "cold", cache=False)
+    assert _files(tmp_path / "out") == _files(tmp_path / "cold")
+    assert cold.messages == ()
+
+
+def test_a_damaged_pack_is_ignored_and_rewritten(tmp_path: Path) -> None:
+    notebook = write_notebook(tmp_path / "damaged_deploy.ipynb", CELLS)
+    cache = tmp_path / "cache"
+    build(notebook, tmp_path / "out", cache_dir=cache)
+    (entry,) = [p for p in (cache / "pack").rglob("*") if p.is_file()]
+    entry.write_bytes(entry.read_bytes()[:100])
+    _edit(notebook, 9, "total = sum(shaped)")
+    assert build(notebook, tmp_path / "out", cache_dir=cache).status is Status.WRITTEN
+    build(notebook, tmp_path / "cold", cache=False)
+    assert _files(tmp_path / "out") == _files(tmp_path / "cold")
+    store = FileCache(cache)
+    assert unpack(store.get("pack", entry.name) or b""), "the pack was written again"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"no header line", id="no line break"),
+        pytest.param(b"cell k 5\nab", id="shorter than it says"),
+        pytest.param(b"cell k -1\n", id="negative length"),
+        pytest.param(b"cell k\nab", id="a field missing"),
+        pytest.param(b"cell k x\nab", id="length not a number"),
+        pytest.param(b"cell \xff 2\nab", id="a header not UTF-8"),
+    ],
+)
+def test_a_pack_that_is_not_what_pack_wrote_is_empty(data: bytes) -> None:
+    assert unpack(data) == {}
+
+
+def test_a_pack_keeps_what_the_build_used(tmp_path: Path) -> None:
+    store = FileCache(tmp_path)
+    store.put("pack", "p", pack({("cell", "a"): b"1", ("cell", "b"): b"22"}))
+    first = Pack(store, "p")
+    assert first.get("cell", "a") == b"1"
+    first.put("step", "c", b"333")
+    first.save()
+    assert unpack(store.get("pack", "p") or b"") == {("cell", "a"): b"1", ("step", "c"): b"333"}
+
+
+def test_facts_come_back_from_the_cache_as_they_were_gathered() -> None:
+    code = (
+        "import os, sys as system; from IPython.display import display, HTML\n"
+        "LIMIT: int = 3\n"
+        "# a helper\n\n"
+        "def f(x):\n    global seen\n    seen = x\n    return x + LIMIT\n"
+        "try:\n    del gone\nexcept NameError as e:\n    pass\n"
+        "rows[0] = await fetch()\nrows;"
+    )
+    gathered, _ = gather(code)
+    memory = MemoryCache()
+    entry = cell_key(code)
+    memory.put("cell", entry, facts.encode(gathered))
+    found = lookup(code, entry, memory, strict=True)
+    assert found is not None
+    assert found[0] == gathered
+    assert found[1] is None, "a cell found in the cache is not parsed"
+
+
+def test_a_damaged_facts_entry_is_gathered_again() -> None:
+    memory = MemoryCache()
+    entry = cell_key("x = 1")
+    memory.put("cell", entry, b'{"flows": [')
+    found = lookup("x = 1", entry, memory, strict=True)
+    assert found is not None and found[1] is not None
+    assert facts.decode(memory.entries["cell", entry]) == found[0]
+
+
+def test_code_that_does_not_parse_is_remembered_but_still_refused_when_marked() -> None:
+    memory = MemoryCache()
+    entry = cell_key("x = (")
+    assert lookup("x = (", entry, memory, strict=False) is None
+    assert memory.entries["cell", entry] == b"null"
+    with pytest.raises(facts.NotebookError, match="syntax error"):
+        lookup("x = (", entry, memory, strict=True)
