@@ -92,7 +92,13 @@ def build(
         )
     # One notebook named as a file reports in one line; a folder or several end with a summary.
     many = len(found) > 1 or any(found != [Path(p)] for p in options["notebooks"])
-    raise typer.Exit(_run_builds(found, options, settings.root, summarise=many))
+    code = _run_builds(found, options, settings.root, summarise=many)
+    _finished.append(code)
+    raise typer.Exit(code)
+
+
+# The exit code of a build that ran to its end, for main() to end the process at once.
+_finished: list[int] = []
 
 
 def _from_command_line(ctx: typer.Context, key: str) -> bool:
@@ -234,8 +240,29 @@ def verify(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app(prog_name="nb2prod")
+    """Console-script entry point.
+
+    Once a build has run to its end and its output is flushed, the process ends at once, as
+    mypy's does: freeing one by one the objects of a large notebook's build took about 7% of it.
+    Every file the build wrote is closed by then, and its worker process has ended.
+    """
+    try:
+        app(prog_name="nb2prod")
+    except SystemExit:
+        if not _finished:
+            raise
+        _end_now(_finished[-1])
+
+
+def _end_now(code: int) -> None:
+    import contextlib
+    import os
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

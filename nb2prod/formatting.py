@@ -4,6 +4,7 @@ Black's cost grows faster than the size of the code, so a large module is cut in
 its top-level functions and classes, each section is formatted on its own (the two cores share
 the work when there is enough of it, and a cache keeps each section's result between builds),
 and the sections are joined with the two blank lines black puts around top-level definitions.
+A rebuild finds the formatted chunks between steps in the cache without parsing the module.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
@@ -48,13 +50,14 @@ def format_files(
 ) -> dict[str, str]:
     """Every `.py` file formatted, other files as they are; the sections of all files are
     formatted in one batch so that the second process gets its share of the work."""
-    pieces = {path: _pieces(text) for path, text in files.items() if path.endswith(".py")}
-    flat = [piece for parts in pieces.values() for piece in parts]
+    cache = cache or NoCache()
+    units = {path: _units(text, cache) for path, text in files.items() if path.endswith(".py")}
+    flat = [piece for parts in units.values() for unit in parts for piece in unit.pieces]
     result = dict(files)
     try:
-        formatted = iter(format_sections(flat, cache or NoCache(), worker))
-        for path, parts in pieces.items():
-            result[path] = join_sections([next(formatted) for _ in parts])
+        formatted = iter(format_sections(flat, cache, worker))
+        for path, parts in units.items():
+            result[path] = join_sections([unit.formatted(formatted, cache) for unit in parts])
             _check(result[path], check_stable)
     except (SyntaxError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -65,10 +68,70 @@ def format_files(
     return result
 
 
+@dataclass
+class _Unit:
+    """Part of a file formatted as a whole: known from the cache, or cut into `pieces`.
+
+    `entry` is the cache key of a chunk of a large module, whose formatted text is kept.
+    """
+
+    pieces: list[str]
+    known: str | None = None
+    entry: str | None = None
+
+    def formatted(self, done: Iterator[str], cache: Cache) -> str:
+        """The unit formatted, its pieces taken in order from `done`."""
+        if self.known is None:
+            self.known = join_sections([next(done) for _ in self.pieces])
+            if self.entry is not None:
+                cache.put(_CHUNK, self.entry, self.known.encode("utf-8"))
+        return self.known
+
+
+_CHUNK = "chunk"
+
+
+def _units(source: str, cache: Cache) -> list[_Unit]:
+    """A small module as one piece; a large one in chunks (each known, or cut into sections).
+
+    Cutting a large module into sections parses it whole, which costs as much as formatting a
+    changed step: so it is cut first, without parsing, before each step and run(), and only the
+    chunks not seen before are parsed and cut further. The sections are the same either way.
+    """
+    if source.count("\n") < SECTION_MIN_LINES:
+        return [_Unit([source])]
+    units = []
+    for chunk in chunks(source):
+        entry = key(_CHUNK, _black_version(), str(LINE_LENGTH), chunk)
+        known = _cached(cache, _CHUNK, entry)
+        if known is not None:
+            units.append(_Unit([], known))
+            continue
+        sections = split_sections(chunk)
+        if sections is None:  # a cut inside a string, or code black will refuse: cut it whole
+            return [_Unit(_pieces(source))]
+        units.append(_Unit(sections, entry=entry))
+    return units
+
+
 def _pieces(source: str) -> list[str]:
-    """A large module's sections; a small one, or one that does not parse, whole."""
-    sections = split_sections(source) if source.count("\n") >= SECTION_MIN_LINES else None
+    """A module's sections; one that does not parse, whole."""
+    sections = split_sections(source)
     return sections if sections is not None else [source]
+
+
+_CHUNK_START = re.compile(r"\n\n\n(?=(?:async )?def )")
+
+
+def chunks(source: str) -> list[str]:
+    """`source` cut, without parsing it, where a def starts a line after two blank lines, as
+    the steps and run() of a generated module do.
+
+    Every chunk that parses on its own ends outside any string or bracket, so the next one
+    starts a statement: when all of them parse, the chunks' sections are the module's.
+    """
+    cuts = [0, *(match.start() + 3 for match in _CHUNK_START.finditer(source)), len(source)]
+    return [source[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 def _check(formatted: str, check_stable: bool) -> None:
@@ -163,7 +226,7 @@ def format_sections(
 ) -> list[str]:
     """Each section black-formatted: from the cache, else here and in a second process."""
     keys = [_section_key(section) for section in sections]
-    results: list[str | None] = [_cached(cache, k) for k in keys]
+    results: list[str | None] = [_cached(cache, "black", k) for k in keys]
     missing = [i for i, found in enumerate(results) if found is None]
     texts = [sections[i] for i in missing]
     for i, formatted in zip(missing, _format_batches(texts, worker), strict=True):
@@ -215,8 +278,8 @@ def _section_key(section: str) -> str:
     return key("black", _black_version(), str(LINE_LENGTH), section)
 
 
-def _cached(cache: Cache, entry: str) -> str | None:
-    payload = cache.get("black", entry)
+def _cached(cache: Cache, kind: str, entry: str) -> str | None:
+    payload = cache.get(kind, entry)
     if payload is None:
         return None
     try:

@@ -173,3 +173,30 @@ def test_path_parameter_is_a_path_option(project: Path) -> None:
             == '"elsewhere/x.csv"'
         )
         assert runner.invoke(main.app, []).stdout.strip() == '"data/x.csv"'
+
+
+@pytest.mark.parametrize(
+    ("cells", "code", "said"),
+    [
+        pytest.param(["deploy: x = 1", "deploy: x + 1"], 0, "written -> build", id="a build"),
+        pytest.param(["deploy: y + 1"], 1, "`y` (read in cell 1", id="a refused build"),
+    ],
+)
+def test_the_process_ends_with_the_build_and_says_everything(
+    tmp_path: Path, cells: list[str], code: int, said: str
+) -> None:
+    """The console script ends the process at once after a build: nothing it printed is lost
+    (through a pipe, fully buffered) and the exit code is the build's."""
+    import subprocess
+    import sys
+
+    write_notebook(tmp_path / "end_deploy.ipynb", cells)
+    done = subprocess.run(
+        [sys.executable, "-m", "nb2prod", "build", "end_deploy.ipynb", "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == code
+    assert said in done.stdout + done.stderr

@@ -17,7 +17,7 @@ from nb2prod.errors import NotebookError
 from nb2prod.lift import lift
 from nb2prod.reader import read_notebook
 
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, MemoryCache
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from generate import write
@@ -105,6 +105,30 @@ def test_small_modules_are_formatted_whole_and_large_ones_in_sections(
     large = small + "".join(f"\n\ndef h{i}():\n    return {i}\n" for i in range(60))
     assert formatting.format_python(large) == _whole(large)
     assert len(calls) == 62
+
+
+@pytest.mark.parametrize("cells", [50, 200])
+def test_chunks_from_the_cache_format_like_the_whole_file(
+    cells: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = _generated(write(tmp_path, cells))["pkg/pipeline.py"]
+    assert len(formatting.chunks(source)) > 5
+    memory = MemoryCache()
+    assert formatting.format_python(source, cache=memory) == _whole(source)
+    monkeypatch.setattr(formatting, "split_sections", lambda s: pytest.fail("parsed again"))
+    assert formatting.format_python(source, cache=memory) == _whole(source)
+    edited = source.replace("def run(", "def run_all(x=1):\n    pass\n\n\ndef run(", 1)
+    monkeypatch.undo()
+    assert formatting.format_python(edited, cache=memory) == _whole(edited)
+
+
+def test_a_chunk_cut_inside_a_string_sends_the_module_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = 'TEMPLATE = """\nheader\n\n\ndef not_code( a ):\n    pass\n"""\n'
+    source = text + "".join(f"\n\ndef h{i}(a,b):\n  return [a,b,{i}]\n" for i in range(80))
+    assert len(formatting.chunks(source)) == 82
+    assert formatting.format_python(source, cache=MemoryCache()) == _whole(source)
 
 
 def test_the_second_process_gives_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
