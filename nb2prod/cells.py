@@ -17,7 +17,6 @@ import libcst as cst
 
 from nb2prod.errors import Diagnostic, NotebookError
 from nb2prod.facts import CellFacts, Parsed, cell_key, lookup, parse
-from nb2prod.magics import clean_cell
 from nb2prod.reader import Cell, Notebook
 
 if TYPE_CHECKING:
@@ -45,9 +44,9 @@ class Heading:
 class CodeCell:
     """A code cell ready for analysis: cleaned, with its marks and facts.
 
-    `key` names the cleaned code (the cache key of its facts). `parsed` is the tree the facts
-    were gathered from; a cell whose facts came from the cache is parsed only when something
-    asks for its tree.
+    `key` names the source the code was cleaned from (the cache key of its facts). `parsed`
+    is the tree the facts were gathered from; a cell whose facts came from the cache is parsed
+    only when something asks for its tree.
     """
 
     index: int
@@ -170,29 +169,24 @@ def _code_cell(
     marks = read_marks(cell)
     role = _role(cell.index, marks.roles)
     strict = role is not Role.UNMARKED
+    key = cell_key(marks.source, strict=strict)
     try:
-        cleaned = clean_cell(marks.source, strict=strict)
+        found = lookup(marks.source, key, cache, strict=strict)
     except NotebookError as exc:
         raise exc.in_cell(cell.index) from None
-    notes.extend(note.in_cell(cell.index) for note in cleaned.warnings)
-    key = cell_key(cleaned.code)
-    try:
-        found = lookup(cleaned.code, key, cache, strict=strict)
-    except NotebookError as exc:
-        raise exc.in_cell(cell.index) from None
-    if found is None:
+    notes.extend(note.in_cell(cell.index) for note in found.notes)
+    if found.facts is None:
         return None  # exploration code that does not parse cannot hide state we lift
-    facts, parsed = found
     return CodeCell(
         index=cell.index,
         role=role,
-        code=cleaned.code,
+        code=found.code,
         key=key,
-        facts=facts,
+        facts=found.facts,
         step=marks.step,
         heading=heading,
         result_text=cell.result_text,
-        parsed=parsed,
+        parsed=found.parsed,
     )
 
 

@@ -1,11 +1,11 @@
 """What the lift needs to know of one cell, gathered from its libcst tree and kept by content.
 
-Parsing is most of the cost of a build, so the facts of a cell (the flow of each top-level
-statement, the statements it splits into once its imports are hoisted, the definitions and
-constants among them) are kept in the cache under the cell's cleaned code. A rebuild parses
-only the cells that changed; a cached cell's tree is parsed again only when its code has to be
-emitted anew. Everything here is a pure function of the code, so the facts of a cell are the
-same whether they were computed now or read back.
+Parsing is most of the cost of a build, so the facts of a cell (its code cleaned of IPython
+syntax, the flow of each top-level statement, the statements it splits into once its imports
+are hoisted, the definitions and constants among them) are kept in the cache under the cell's
+source. A rebuild parses only the cells that changed; a cached cell's tree is parsed again only
+when its code has to be emitted anew. Everything here is a pure function of the source, so the
+facts of a cell are the same whether they were gathered now or read back.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import libcst as cst
 
 from nb2prod.dataflow import Flow, analyse_statement
-from nb2prod.errors import NotebookError
+from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.magics import clean_cell
 
 if TYPE_CHECKING:
     from nb2prod.cache import Cache
@@ -295,18 +296,27 @@ def _ends_with_semicolon(tree: cst.Module) -> bool:
 # --- keeping -----------------------------------------------------------------------------
 
 
-def cell_key(code: str) -> str:
-    """The cache key of a cell's facts, which also names the cell's code in other keys."""
+@dataclass(frozen=True)
+class Found:
+    """A cell's cleaned code, what cleaning it said, and its facts: None when the code does
+    not parse and the cell is unmarked. `parsed` is the tree when the facts were gathered now."""
+
+    code: str
+    notes: tuple[Diagnostic, ...]
+    facts: CellFacts | None
+    parsed: Parsed | None = None
+
+
+def cell_key(source: str, *, strict: bool) -> str:
+    """The cache key of a cell's facts, which also names its code in other keys."""
     from nb2prod.cache import key
 
-    return key(_KIND, code)
+    return key(_KIND, source, "strict" if strict else "lenient")
 
 
-def lookup(
-    code: str, entry: str, cache: Cache, *, strict: bool
-) -> tuple[CellFacts, Parsed | None] | None:
-    """The facts of `code` from the cache, or gathered (and kept) with the tree they came from;
-    None when the code does not parse and the cell is not strict (an unmarked cell). A damaged
+def lookup(source: str, entry: str, cache: Cache, *, strict: bool) -> Found:
+    """The facts of a cell's source (its comment marks blanked), from the cache or gathered
+    and kept. `strict` cells (marked ones) must clean and parse, else NotebookError. A damaged
     entry is gathered again."""
     payload = cache.get(_KIND, entry)
     if payload is not None:
@@ -315,38 +325,46 @@ def lookup(
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             pass  # damaged: gathered and kept again
         else:
-            if found is not None:
-                return found, None
-            if not strict:
-                return None
+            if found.facts is not None or not strict:
+                return found
+    cleaned = clean_cell(source, strict=strict)
     try:
-        facts, parsed = gather(code)
+        facts, parsed = gather(cleaned.code)
     except NotebookError:
         if strict:
             raise
-        cache.put(_KIND, entry, b"null")
-        return None
-    cache.put(_KIND, entry, encode(facts))
-    return facts, parsed
+        facts, parsed = None, None  # exploration code that does not parse
+    found = Found(cleaned.code, cleaned.warnings, facts, parsed)
+    cache.put(_KIND, entry, encode(found))
+    return found
 
 
-def encode(facts: CellFacts) -> bytes:
-    """A cell's facts as a cache payload (JSON)."""
+def encode(found: Found) -> bytes:
+    """What lookup found, as a cache payload (JSON)."""
+    facts = found.facts
     data = {
-        "flows": [_flow_data(flow) for flow in facts.flows],
-        "pieces": [
-            [p.position, p.offset, p.last, _flow_data(p.flow), p.name, p.constant, p.code, p.marked]
-            for p in facts.pieces
-        ],
-        "imports": [[line.code, line.writes, line.star] for line in facts.imports],
-        "suppressed": facts.suppressed,
+        "code": found.code,
+        "notes": [[note.message, note.line, note.warning] for note in found.notes],
+        "facts": None
+        if facts is None
+        else {
+            "flows": [_flow_data(flow) for flow in facts.flows],
+            "pieces": [_piece_data(piece) for piece in facts.pieces],
+            "imports": [[line.code, line.writes, line.star] for line in facts.imports],
+            "suppressed": facts.suppressed,
+        },
     }
     return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
 
-def decode(payload: bytes) -> CellFacts | None:
-    """What encode stored (None for code that does not parse); raises on anything else."""
+def decode(payload: bytes) -> Found:
+    """What encode stored; raises on anything else."""
     data = json.loads(payload)
+    notes = tuple(Diagnostic(str(m), None, line, bool(w)) for m, line, w in data["notes"])
+    return Found(str(data["code"]), notes, _facts(data["facts"]))
+
+
+def _facts(data: dict[str, Any] | None) -> CellFacts | None:
     if data is None:
         return None
     pieces = tuple(
@@ -358,6 +376,10 @@ def decode(payload: bytes) -> CellFacts | None:
     )
     flows = tuple(_flow(flow) for flow in data["flows"])
     return CellFacts(flows, pieces, imports, bool(data["suppressed"]))
+
+
+def _piece_data(p: Piece) -> list[Any]:
+    return [p.position, p.offset, p.last, _flow_data(p.flow), p.name, p.constant, p.code, p.marked]
 
 
 def _flow_data(flow: Flow) -> list[Any]:

@@ -11,7 +11,7 @@ from nb2prod import facts
 from nb2prod.build import Status, build_notebook
 from nb2prod.cache import FileCache, Pack, pack, unpack
 from nb2prod.config import Config
-from nb2prod.facts import cell_key, gather, lookup
+from nb2prod.facts import cell_key, lookup
 
 from conftest import FIXTURES, WORKING_CASES, MemoryCache, build
 from notebooks import write_notebook
@@ -152,7 +152,8 @@ def test_a_pack_keeps_what_the_build_used(tmp_path: Path) -> None:
 
 
 def test_facts_come_back_from_the_cache_as_they_were_gathered() -> None:
-    code = (
+    source = (
+        "%matplotlib inline\n"
         "import os, sys as system; from IPython.display import display, HTML\n"
         "LIMIT: int = 3\n"
         "# a helper\n\n"
@@ -160,29 +161,34 @@ def test_facts_come_back_from_the_cache_as_they_were_gathered() -> None:
         "try:\n    del gone\nexcept NameError as e:\n    pass\n"
         "rows[0] = await fetch()\nrows;"
     )
-    gathered, _ = gather(code)
     memory = MemoryCache()
-    entry = cell_key(code)
-    memory.put("cell", entry, facts.encode(gathered))
-    found = lookup(code, entry, memory, strict=True)
-    assert found is not None
-    assert found[0] == gathered
-    assert found[1] is None, "a cell found in the cache is not parsed"
+    entry = cell_key(source, strict=True)
+    gathered = lookup(source, entry, memory, strict=True)
+    assert gathered.parsed is not None and gathered.facts is not None
+    assert [note.line for note in gathered.notes] == [1]
+    found = lookup(source, entry, memory, strict=True)
+    assert found.parsed is None, "a cell found in the cache is not parsed"
+    assert (found.code, found.notes, found.facts) == (
+        gathered.code,
+        gathered.notes,
+        gathered.facts,
+    )
 
 
 def test_a_damaged_facts_entry_is_gathered_again() -> None:
     memory = MemoryCache()
-    entry = cell_key("x = 1")
-    memory.put("cell", entry, b'{"flows": [')
+    entry = cell_key("x = 1", strict=True)
+    memory.put("cell", entry, b'{"code": "x = 1", "facts": [')
     found = lookup("x = 1", entry, memory, strict=True)
-    assert found is not None and found[1] is not None
-    assert facts.decode(memory.entries["cell", entry]) == found[0]
+    assert found.parsed is not None
+    assert facts.decode(memory.entries["cell", entry]).facts == found.facts
 
 
-def test_code_that_does_not_parse_is_remembered_but_still_refused_when_marked() -> None:
+def test_exploration_code_that_does_not_parse_is_remembered() -> None:
     memory = MemoryCache()
-    entry = cell_key("x = (")
-    assert lookup("x = (", entry, memory, strict=False) is None
-    assert memory.entries["cell", entry] == b"null"
+    entry = cell_key("x = (", strict=False)
+    assert lookup("x = (", entry, memory, strict=False).facts is None
+    assert lookup("x = (", entry, MemoryCache(), strict=False).facts is None
+    assert facts.decode(memory.entries["cell", entry]).facts is None
     with pytest.raises(facts.NotebookError, match="syntax error"):
-        lookup("x = (", entry, memory, strict=True)
+        lookup("x = (", cell_key("x = (", strict=True), memory, strict=True)
