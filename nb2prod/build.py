@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -115,22 +115,34 @@ def generate(
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a notebook is parsed, lifted and emitted.
+def _collector_paused() -> Iterator[Callable[[], None]]:
+    """Pause Python's cyclic garbage collector while a notebook is parsed, lifted and emitted;
+    the function it gives turns the collector back on.
 
     libcst builds hundreds of thousands of nodes and almost no cycles; the collector's passes
     over them took about 30% of a 2000-cell build, and the first collection after the pause
-    another 10%. So what the pause made is moved out of the collector's sight (`gc.freeze`):
-    it is freed as usual by reference counting. Formatting runs with the collector on, since
-    black's trees are full of cycles.
+    another 10%. So when it resumes, what exists is moved out of the collector's sight
+    (`gc.freeze`) for the rest of the block, formatting included (black's trees are full of
+    cycles, so it runs with the collector on), and handed back (`gc.unfreeze`) at the end, so
+    that any cycle left among them is still collected later.
     """
-    paused = gc.isenabled()
+    was_on = gc.isenabled()
+    frozen = False
+
+    def resume() -> None:
+        nonlocal frozen
+        if was_on and not frozen:
+            gc.freeze()
+            frozen = True
+            gc.enable()
+
     gc.disable()
     try:
-        yield
+        yield resume
     finally:
-        if paused:
-            gc.freeze()
+        if frozen:
+            gc.unfreeze()
+        elif was_on:
             gc.enable()
 
 
@@ -164,12 +176,13 @@ def render_package(
 
     # A notebook of some size gets a second process now, which loads black while this one
     # analyses; a small one is formatted here.
-    with Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS) as worker:
-        with _collector_paused():
-            selection = select(notebook, cache)
-            plan = lift(selection)
-            warnings.extend(plan.warnings)
-            emitted = emit_package(plan, target, cache)
+    workers = Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS)
+    with workers as worker, _collector_paused() as resume_collector:
+        selection = select(notebook, cache)
+        plan = lift(selection)
+        warnings.extend(plan.warnings)
+        emitted = emit_package(plan, target, cache)
+        resume_collector()
         files = format_files(emitted, cache=cache, worker=worker)
     return {rel: with_header(text, target.source) for rel, text in files.items()}
 

@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -155,9 +156,12 @@ def key(*parts: str) -> str:
 
 @functools.cache
 def code_version() -> str:
-    """nb2prod's version and a digest of its own source, so that an upgrade or an edited
-    checkout never reuses what older code produced (the build cache and the no-op record)."""
-    digest = hashlib.sha256()
+    """nb2prod's version, a digest of its own source, and the versions of Python and libcst,
+    so that an upgrade, an edited checkout or another virtualenv sharing the cache folder never
+    reuses what other code produced (what parses, and how, depends on all of them)."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(f"{sys.version}\nlibcst {version('libcst')}\n".encode())
     package = Path(__file__).parent
     for source in sorted(package.rglob("*.py")):
         digest.update(source.relative_to(package).as_posix().encode())

@@ -97,7 +97,7 @@ def build(
     raise typer.Exit(code)
 
 
-# The exit code of a build that ran to its end, for main() to end the process at once.
+# The exit code of a build that ran to its end: main() ends the process at once after a success.
 _finished: list[int] = []
 
 
@@ -242,19 +242,20 @@ def verify(
 def main() -> None:
     """Console-script entry point.
 
-    Once a build has run to its end and its output is flushed, the process ends at once, as
-    mypy's does: freeing one by one the objects of a large notebook's build took about 7% of it.
-    Every file the build wrote is closed by then, and its worker process has ended.
+    Once a build has succeeded and its output is flushed, the process ends at once, as mypy's
+    does: freeing one by one the objects of a large notebook's build took about 7% of it. Every
+    file the build wrote is closed by then, and its worker processes have ended (after a
+    failure one may still be starting, so the process ends as usual and waits for it).
     """
     try:
         app(prog_name="nb2prod")
     except SystemExit:
-        if not _finished:
+        if _finished != [0]:
             raise
-        _end_now(_finished[-1])
+        _end_now()
 
 
-def _end_now(code: int) -> None:
+def _end_now() -> None:
     import contextlib
     import os
     import sys
@@ -262,7 +263,7 @@ def _end_now(code: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
             stream.flush()
-    os._exit(code)
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -200,3 +200,23 @@ def test_the_process_ends_with_the_build_and_says_everything(
     )
     assert done.returncode == code
     assert said in done.stdout + done.stderr
+
+
+def test_a_failed_large_build_leaves_no_process_behind(tmp_path: Path) -> None:
+    """A build large enough to start a formatting process, failing early: the command still
+    ends (a process left holding its output would hang whoever reads it)."""
+    import subprocess
+    import sys
+
+    cells = [f"deploy: x{i} = {i}" for i in range(120)] + ["deploy: undefined_name + 1"]
+    write_notebook(tmp_path / "large_deploy.ipynb", cells)
+    done = subprocess.run(
+        [sys.executable, "-m", "nb2prod", "build", "large_deploy.ipynb", "--no-cache"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "undefined_name" in done.stderr

@@ -192,3 +192,27 @@ def test_exploration_code_that_does_not_parse_is_remembered() -> None:
     assert facts.decode(memory.entries["cell", entry]).facts is None
     with pytest.raises(facts.NotebookError, match="syntax error"):
         lookup("x = (", cell_key("x = (", strict=True), memory, strict=True)
+
+
+def test_a_build_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    notebook = write_notebook(tmp_path / "collector_deploy.ipynb", CELLS)
+    assert build(notebook, tmp_path / "out", cache=False).status is Status.WRITTEN
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0, "what the build froze is handed back to the collector"
+    _edit(notebook, 3, "rows = [")
+    assert build(notebook, tmp_path / "out", cache=False).status is Status.FAILED
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+
+
+def test_keys_change_with_python_and_libcst(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nb2prod import cache as cache_module
+
+    before = cache_module.code_version()
+    monkeypatch.setattr(cache_module.sys, "version", "3.99.0 (elsewhere)")
+    cache_module.code_version.cache_clear()
+    try:
+        assert cache_module.code_version() != before
+    finally:
+        cache_module.code_version.cache_clear()
