@@ -2,7 +2,8 @@
 
 Marks come as Jupyter tags (`deploy`, `parameters`, `test`, `step:NAME`) or as `#| ...` lines at
 the top of a cell; comment marks are blanked so the cell keeps its line numbers. Each selected
-cell is cleaned of IPython syntax and parsed, and errors carry the cell and line.
+cell is cleaned of IPython syntax and its facts gathered (or found in the cache), and errors
+carry the cell and line.
 """
 
 from __future__ import annotations
