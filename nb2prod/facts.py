@@ -108,7 +108,7 @@ def parse(code: str) -> Parsed:
     """A cell's tree and pieces; NotebookError when it does not parse."""
     tree = parse_cell(code)
     parts, _ = split(tree)
-    return Parsed(tree, {(position, offset): node for position, offset, _, node in parts})
+    return _parsed(tree, parts)
 
 
 def gather(code: str) -> tuple[CellFacts, Parsed]:
@@ -118,7 +118,11 @@ def gather(code: str) -> tuple[CellFacts, Parsed]:
     parts, imports = split(tree)
     pieces = tuple(piece_of(node, position, offset, last) for position, offset, last, node in parts)
     facts = CellFacts(flows, pieces, tuple(imports), _ends_with_semicolon(tree))
-    return facts, Parsed(tree, {(position, offset): node for position, offset, _, node in parts})
+    return facts, _parsed(tree, parts)
+
+
+def _parsed(tree: cst.Module, parts: Sequence[tuple[int, int, bool, cst.BaseStatement]]) -> Parsed:
+    return Parsed(tree, {(position, offset): node for position, offset, _, node in parts})
 
 
 def split(
