@@ -53,11 +53,38 @@ class Flow:
 
 
 def sequence(flows: Iterable[Flow]) -> Flow:
-    """The flow of several runs one after the other."""
-    result = Flow()
+    """The flow of several runs one after the other: `then` folded over them, in one pass."""
+    reads: dict[str, None] = {}
+    writes: dict[str, None] = {}
+    star: dict[str, None] = {}
+    must: frozenset[str] = frozenset()
+    unbinds: frozenset[str] = frozenset()
+    deferred: set[str] = set()
+    mutates: set[str] = set()
+    global_writes: set[str] = set()
+    awaits = False
     for flow in flows:
-        result = result.then(flow)
-    return result
+        for name in flow.reads:
+            if name not in must:
+                reads.setdefault(name)
+        writes.update(dict.fromkeys(flow.writes))
+        star.update(dict.fromkeys(flow.star_imports))
+        must, unbinds = (must - flow.unbinds) | flow.must, (unbinds - flow.must) | flow.unbinds
+        deferred |= flow.deferred
+        mutates |= flow.mutates
+        global_writes |= flow.global_writes
+        awaits = awaits or flow.awaits
+    return Flow(
+        tuple(reads),
+        tuple(writes),
+        must,
+        unbinds,
+        frozenset(deferred),
+        frozenset(mutates),
+        tuple(star),
+        frozenset(global_writes),
+        awaits,
+    )
 
 
 def analyse_statement(statement: cst.BaseStatement) -> Flow:

@@ -345,14 +345,15 @@ def step_flow(statements: Sequence[Statement], read_later: set[str]) -> Flow:
         charged = {name for n in used for name in pending.pop(n)}
         if charged:
             flows.append(Flow(reads=tuple(sorted(charged))))
+        now = replace(flow, deferred=frozenset()) if flow.deferred else flow
         if statement.is_definition:
             own = statement.name
             pending[own] = flow.deferred - {own}
-            flows.append(replace(flow, deferred=frozenset()))
+            flows.append(now)
+        elif flow.deferred:
+            flows.append(Flow(reads=tuple(sorted(flow.deferred))).then(now))
         else:
-            flows.append(
-                Flow(reads=tuple(sorted(flow.deferred))).then(replace(flow, deferred=frozenset()))
-            )
+            flows.append(now)
     escaping = [names for name, names in pending.items() if name in read_later]
     if escaping:
         flows.append(Flow(reads=tuple(sorted(set().union(*escaping)))))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nb2prod.dataflow import Flow, analyse_module, function_free_names, sequence
 
@@ -204,3 +206,27 @@ def test_nonlocal_names_are_not_free_of_the_outer_function() -> None:
     )
     assert isinstance(node, cst.FunctionDef)
     assert function_free_names(node) == {"step"}
+
+
+_NAMES = st.sampled_from(["a", "b", "c", "d"])
+_FLOWS = st.builds(
+    Flow,
+    reads=st.lists(_NAMES, unique=True).map(tuple),
+    writes=st.lists(_NAMES, unique=True).map(tuple),
+    must=st.frozensets(_NAMES),
+    unbinds=st.frozensets(_NAMES),
+    deferred=st.frozensets(_NAMES),
+    mutates=st.frozensets(_NAMES),
+    star_imports=st.lists(st.sampled_from(["m", "n"]), unique=True).map(tuple),
+    global_writes=st.frozensets(_NAMES),
+    awaits=st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FLOWS, max_size=6))
+def test_sequence_is_then_folded(flows: list[Flow]) -> None:
+    folded = Flow()
+    for flow in flows:
+        folded = folded.then(flow)
+    assert sequence(flows) == folded
