@@ -96,21 +96,22 @@ def generate(
     from nb2prod.reader import parse_notebook, read_bytes
 
     target, dest = package_target(path, config)
-    cache = open_cache(config.cache_dir, enabled=config.cache)
     data = read_bytes(path) if data is None else data
-    # The whole result is kept by the notebook's bytes and the target: a rebuild of an
-    # unchanged notebook skips every stage.
+    # What this notebook's last build made, in one file: its whole result, kept by the
+    # notebook's bytes and the target (a rebuild of an unchanged notebook skips every stage),
+    # and its per-cell results (a rebuild after an edit redoes only what the edit touched).
+    pack = Pack(
+        open_cache(config.cache_dir, enabled=config.cache),
+        key("pack", os.path.realpath(path), target.package),
+    )
     entry = key("build", data.decode("utf-8", "surrogateescape"), repr(target))
-    found = decode_result(cache.get("build", entry) or b"null")
+    found = decode_result(pack.get("build", entry) or b"null")
     if found is not None:
         warnings.extend(found[1])
         return found[0], dest
-    # The per-cell results of this notebook's last build: a rebuild after a change parses,
-    # emits and formats only what the change touched.
-    pack = Pack(cache, key("pack", os.path.realpath(path), target.package))
     files = render_package(parse_notebook(data), target, warnings, pack)
+    pack.put("build", entry, encode_result(files, warnings))
     pack.save()
-    cache.put("build", entry, encode_result(files, warnings))
     return files, dest
 
 

@@ -5,9 +5,10 @@ one file per entry, named by the SHA-256 of what produced it. Each file starts w
 its payload, so a damaged or truncated entry is ignored and rewritten; entries are written to a
 temporary file and renamed into place, so two builds running at once never see half an entry.
 
-The per-cell results of a notebook (the facts of each cell, the code of each step, each
-formatted section) are many and small, so they travel together: a `Pack` is one entry holding
-those of the notebook's last build, read once at the start of a build and replaced at its end.
+What a notebook's build makes (the facts of each cell, the code of each step, each formatted
+section, and the whole result) is many small entries, so they travel together: a `Pack` is one
+entry holding those of the notebook's last build, read once at the start of a build and
+replaced at its end.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from nb2prod import cache as cache_module
 from nb2prod.build import Status
-from nb2prod.cache import FileCache, NoCache, key, open_cache
+from nb2prod.cache import FileCache, NoCache, key, open_cache, pack, unpack
 from nb2prod.cli import app
 from nb2prod.fingerprint import CACHE_DIR
 
@@ -118,11 +118,27 @@ def test_a_damaged_build_entry_is_rebuilt(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "cached_deploy.ipynb", CELLS)
     folder = tmp_path / "cache"
     build(notebook, tmp_path / "a", cache_dir=folder)
-    for path in _entries(folder / "build"):
-        path.write_bytes(path.read_bytes()[:50])
+    (stored,) = _entries(folder / "pack")
+    store = FileCache(folder)
+    entries = unpack(store.get("pack", stored.name) or b"")
+    assert [kind for kind, _ in entries].count("build") == 1
+    damaged = {k: b'{"files": [' if k[0] == "build" else v for k, v in entries.items()}
+    store.put("pack", stored.name, pack(damaged))
     result = build(notebook, tmp_path / "b", cache_dir=folder)
     assert result.status is Status.WRITTEN
-    assert (tmp_path / "b" / "cached_deploy" / "cached_deploy" / "pipeline.py").exists()
+    pipeline = Path("cached_deploy", "cached_deploy", "pipeline.py")
+    assert (tmp_path / "b" / pipeline).read_text() == (tmp_path / "a" / pipeline).read_text()
+
+
+def test_the_cache_keeps_one_file_per_notebook(tmp_path: Path) -> None:
+    """Each build replaces its notebook's pack: editing a notebook does not grow the cache."""
+    notebook = write_notebook(tmp_path / "cached_deploy.ipynb", CELLS)
+    folder = tmp_path / "cache"
+    for value in range(3):
+        write_notebook(notebook, [*CELLS[:2], f"deploy: sum(rows) + {value}"])
+        assert build(notebook, tmp_path / "out", cache_dir=folder).ok
+    (stored,) = _entries(folder)
+    assert [kind for kind, _ in unpack(stored.read_bytes()[32:])].count("build") == 1
 
 
 def test_a_changed_notebook_is_not_served_from_the_cache(tmp_path: Path) -> None:
