@@ -92,7 +92,7 @@ def generate(
 
     `data` is the notebook's bytes when the caller has read them already.
     """
-    from nb2prod.cache import Pack, decode_result, encode_result, key, open_cache
+    from nb2prod.cache import Pack, decode_result, encode_result, key, open_cache, pack_name
     from nb2prod.reader import parse_notebook, read_bytes
 
     target, dest = package_target(path, config)
@@ -102,7 +102,7 @@ def generate(
     # and its per-cell results (a rebuild after an edit redoes only what the edit touched).
     pack = Pack(
         open_cache(config.cache_dir, enabled=config.cache),
-        key("pack", os.path.realpath(path), target.package),
+        pack_name(os.path.realpath(path), target.package),
     )
     entry = key("build", data.decode("utf-8", "surrogateescape"), repr(target))
     found = decode_result(pack.get("build", entry) or b"null")

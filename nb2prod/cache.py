@@ -148,7 +148,18 @@ def unpack(data: bytes) -> dict[tuple[str, str], bytes]:
 
 def key(*parts: str) -> str:
     """A cache key for `parts`, bound to nb2prod's version so an upgrade starts afresh."""
-    digest = hashlib.sha256(code_version().encode())
+    return _digest(code_version(), *parts)
+
+
+def pack_name(notebook: str, package: str) -> str:
+    """The name of a notebook's pack. Unlike keys it does not change with nb2prod's version:
+    the first build after an upgrade finds none of its entries, and replaces the old pack
+    rather than leave it behind."""
+    return _digest(PACK, notebook, package)
+
+
+def _digest(*parts: str) -> str:
+    digest = hashlib.sha256()
     for part in parts:
         data = part.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "little") + data)

@@ -208,3 +208,15 @@ def test_two_builds_at_once_share_the_cache(tmp_path: Path) -> None:
         b = tmp_path / "b" / "shared_deploy" / "shared_deploy" / name
         assert a.read_text() == b.read_text()
     assert not [p for p in _entries(tmp_path / "cache") if p.name.startswith(".tmp-")]
+
+
+def test_an_upgrade_replaces_the_pack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    notebook = write_notebook(tmp_path / "cached_deploy.ipynb", CELLS)
+    folder = tmp_path / "cache"
+    build(notebook, tmp_path / "a", cache_dir=folder)
+    (before,) = _entries(folder)
+    old = before.read_bytes()
+    monkeypatch.setattr(cache_module, "code_version", lambda: "nb2prod 99")
+    assert build(notebook, tmp_path / "b", cache_dir=folder).status is Status.WRITTEN
+    (after,) = _entries(folder)
+    assert after == before and after.read_bytes() != old, "the same file, rewritten"
