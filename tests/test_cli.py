@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -175,6 +177,18 @@ def test_path_parameter_is_a_path_option(project: Path) -> None:
         assert runner.invoke(main.app, []).stdout.strip() == '"data/x.csv"'
 
 
+def _console_build(folder: Path, notebook: str) -> subprocess.CompletedProcess[str]:
+    """`nb2prod build NOTEBOOK --no-cache` through the console script, its output piped."""
+    return subprocess.run(
+        [sys.executable, "-m", "nb2prod", "build", notebook, "--no-cache"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
 @pytest.mark.parametrize(
     ("cells", "code", "said"),
     [
@@ -187,17 +201,8 @@ def test_the_process_ends_with_the_build_and_says_everything(
 ) -> None:
     """The console script ends the process at once after a build: nothing it printed is lost
     (through a pipe, fully buffered) and the exit code is the build's."""
-    import subprocess
-    import sys
-
     write_notebook(tmp_path / "end_deploy.ipynb", cells)
-    done = subprocess.run(
-        [sys.executable, "-m", "nb2prod", "build", "end_deploy.ipynb", "--no-cache"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = _console_build(tmp_path, "end_deploy.ipynb")
     assert done.returncode == code
     assert said in done.stdout + done.stderr
 
@@ -205,18 +210,8 @@ def test_the_process_ends_with_the_build_and_says_everything(
 def test_a_failed_large_build_leaves_no_process_behind(tmp_path: Path) -> None:
     """A build large enough to start a formatting process, failing early: the command still
     ends (a process left holding its output would hang whoever reads it)."""
-    import subprocess
-    import sys
-
     cells = [f"deploy: x{i} = {i}" for i in range(120)] + ["deploy: undefined_name + 1"]
     write_notebook(tmp_path / "large_deploy.ipynb", cells)
-    done = subprocess.run(
-        [sys.executable, "-m", "nb2prod", "build", "large_deploy.ipynb", "--no-cache"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    done = _console_build(tmp_path, "large_deploy.ipynb")
     assert done.returncode == 1
     assert "undefined_name" in done.stderr

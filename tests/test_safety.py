@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import io
 import json
-import subprocess
 import sys
 import tokenize
 import tomllib
@@ -16,7 +15,7 @@ import pytest
 
 from nb2prod.build import Status
 
-from conftest import build, load_package
+from conftest import build, load_package, run_generated_tests
 from notebooks import make_notebook, write_notebook
 
 TOUCH = "__import__('pathlib').Path({path!r}).write_text('ran')"
@@ -132,13 +131,7 @@ def test_notebook_text_never_becomes_code(tmp_path: Path, monkeypatch: pytest.Mo
     assert "PWNED" not in json.dumps(toml["project"]["scripts"])
     with load_package(project, "my_quoted_e_x_deploy") as pipeline:
         assert pipeline.run() == 6
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = run_generated_tests(project)
     # The recorded output of the result cell is the payload, not what run() shows: the golden
     # test fails on it, as a string, and every other test passes.
     assert done.returncode == 1, done.stdout + done.stderr
