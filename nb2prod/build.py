@@ -15,9 +15,9 @@ from nb2prod.config import Config
 from nb2prod.errors import Diagnostic, NotebookError
 
 if TYPE_CHECKING:
-    from nb2prod.cache import Cache
+    from nb2prod.caching.store import Cache
     from nb2prod.emit import Target
-    from nb2prod.reader import Notebook
+    from nb2prod.notebook.reader import Notebook
 
 
 WORKER_MIN_CELLS = 100  # measured: below this, starting a second process early does not pay
@@ -50,7 +50,7 @@ class BuildResult:
 def build_notebook(path: Path, config: Config) -> BuildResult:
     """Build `path` as `config` says; never raises for a problem with the input or output."""
     from nb2prod import fingerprint
-    from nb2prod.reader import read_bytes
+    from nb2prod.notebook.reader import read_bytes
 
     dest = config.out / (config.name or _package_name(path))
     warnings: list[Diagnostic] = []
@@ -92,8 +92,8 @@ def generate(
 
     `data` is the notebook's bytes when the caller has read them already.
     """
-    from nb2prod.cache import Pack, decode_result, encode_result, key, open_cache, pack_name
-    from nb2prod.reader import parse_notebook, read_bytes
+    from nb2prod.caching.store import Pack, decode_result, encode_result, key, open_cache, pack_name
+    from nb2prod.notebook.reader import parse_notebook, read_bytes
 
     target, dest = package_target(path, config)
     data = read_bytes(path) if data is None else data
@@ -169,11 +169,11 @@ def render_package(
     notebook: Notebook, target: Target, warnings: list[Diagnostic], cache: Cache | None = None
 ) -> dict[str, str]:
     """Select, lift, emit, format and add the headers: the files of the package."""
-    from nb2prod.cells import select
     from nb2prod.emit import emit_package
-    from nb2prod.formatting import Worker, format_files
     from nb2prod.lift import lift
-    from nb2prod.writer import with_header
+    from nb2prod.notebook.cells import select
+    from nb2prod.output.formatting import Worker, format_files
+    from nb2prod.output.writer import with_header
 
     # A notebook of some size gets a second process now, which loads black while this one
     # analyses; a small one is formatted here.
@@ -197,7 +197,7 @@ def _package_name(path: Path) -> str:
 def _deliver(
     path: Path, files: dict[str, str], dest: Path, config: Config, notes: tuple[str, ...]
 ) -> BuildResult:
-    from nb2prod.writer import check_destination, compare, drift_report, update_package
+    from nb2prod.output.writer import check_destination, compare, drift_report, update_package
 
     if config.check:
         check_destination(dest)

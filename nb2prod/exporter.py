@@ -51,7 +51,7 @@ class PipelineExporter(Exporter):
 def pipeline_module(text: str, path: Path, warnings: list[Diagnostic]) -> str:
     """The generated `pipeline.py` for notebook JSON `text` read from `path`."""
     from nb2prod.build import package_target, render_package
-    from nb2prod.reader import parse_notebook
+    from nb2prod.notebook.reader import parse_notebook
 
     target, _ = package_target(path, Config())
     files = render_package(parse_notebook(text), target, warnings)

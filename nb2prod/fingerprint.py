@@ -16,7 +16,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from nb2prod.cache import code_version
+from nb2prod.caching.store import code_version
 from nb2prod.config import Config
 
 CACHE_DIR = ".nb2prod_cache"

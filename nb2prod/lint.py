@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from nb2prod.errors import Diagnostic, NotebookError
 
 if TYPE_CHECKING:
-    from nb2prod.reader import Notebook
+    from nb2prod.notebook.reader import Notebook
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD = re.compile(r"[a-z]+|[0-9]+")
@@ -104,7 +104,7 @@ def _how(rules: LintRules) -> str:
 
 def data_file_findings(notebook: Notebook, rules: LintRules) -> list[Diagnostic]:
     """Data file names without a date in the notebook's code cells, each file once."""
-    from nb2prod.magics import clean_cell
+    from nb2prod.notebook.magics import clean_cell
 
     seen: set[str] = set()
     found = []
@@ -158,7 +158,7 @@ def _file_names(tree: ast.AST, extensions: tuple[str, ...]) -> Iterator[tuple[st
 
 def lint_notebook(path: Path, rules: LintRules) -> list[str]:
     """Every finding for one notebook file, as `path: finding` lines."""
-    from nb2prod.reader import read_notebook
+    from nb2prod.notebook.reader import read_notebook
 
     shown = path.as_posix()
     lines = [f"{shown}: {message}" for message in name_findings(path.stem, rules)]

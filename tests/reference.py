@@ -9,8 +9,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from nb2prod.cells import Role, select
-from nb2prod.reader import Notebook, read_notebook
+from nb2prod.notebook.cells import Role, select
+from nb2prod.notebook.reader import Notebook, read_notebook
 
 
 def run_notebook(path: Path, overrides: dict[str, Any] | None = None) -> Any:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from nb2prod.build import Status
-from nb2prod.requirements import distribution_for
+from nb2prod.emit.requirements import distribution_for
 from nb2prod.versions import lower_bounds, pinned_versions
 
 from conftest import build

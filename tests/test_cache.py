@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nb2prod import cache as cache_module
 from nb2prod.build import Status
-from nb2prod.cache import FileCache, NoCache, key, open_cache, pack, unpack
+from nb2prod.caching import store as cache_module
+from nb2prod.caching.store import FileCache, NoCache, key, open_cache, pack, unpack
 from nb2prod.cli import app
 from nb2prod.fingerprint import CACHE_DIR
 

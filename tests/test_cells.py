@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nb2prod.cells import Role, last_heading, read_marks, select
 from nb2prod.errors import NotebookError
-from nb2prod.reader import Cell, Notebook
+from nb2prod.notebook.cells import Role, last_heading, read_marks, select
+from nb2prod.notebook.reader import Cell, Notebook
 
 MARKS = [
     pytest.param(("deploy",), "x = 1", {Role.DEPLOY}, None, "x = 1", id="deploy tag"),

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nb2prod.comparison import MAX_DIFFERENCES, differences, text_diff
+from nb2prod.verify.comparison import MAX_DIFFERENCES, differences, text_diff
 
 NAN = float("nan")
 

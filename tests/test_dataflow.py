@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb2prod.dataflow import Flow, analyse_module, function_free_names, sequence
+from nb2prod.analysis.flow import Flow, analyse_module, function_free_names, sequence
 
 
 def flow_of(source: str) -> Flow:

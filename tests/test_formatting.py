@@ -9,13 +9,13 @@ from pathlib import Path
 import black
 import pytest
 
-from nb2prod import formatting
-from nb2prod.cache import FileCache, NoCache
-from nb2prod.cells import select
+from nb2prod.caching.store import FileCache, NoCache
 from nb2prod.emit import Target, emit_package
 from nb2prod.errors import NotebookError
 from nb2prod.lift import lift
-from nb2prod.reader import read_notebook
+from nb2prod.notebook.cells import select
+from nb2prod.notebook.reader import read_notebook
+from nb2prod.output import formatting
 
 from conftest import FIXTURES, ROOT, MemoryCache
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from nb2prod import facts
+from nb2prod.analysis import facts
+from nb2prod.analysis.facts import cell_key, lookup
 from nb2prod.build import Status, build_notebook
-from nb2prod.cache import FileCache, Pack, pack, unpack
+from nb2prod.caching.store import FileCache, Pack, pack, unpack
 from nb2prod.config import Config
-from nb2prod.facts import cell_key, lookup
 
 from conftest import FIXTURES, WORKING_CASES, MemoryCache, build
 from notebooks import write_notebook
@@ -207,7 +207,7 @@ def test_a_build_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
 
 
 def test_keys_change_with_python_and_libcst(monkeypatch: pytest.MonkeyPatch) -> None:
-    from nb2prod import cache as cache_module
+    from nb2prod.caching import store as cache_module
 
     before = cache_module.code_version()
     monkeypatch.setattr(cache_module.sys, "version", "3.99.0 (elsewhere)")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from nb2prod.cells import select
 from nb2prod.errors import NotebookError
 from nb2prod.lift import Plan, lift
-from nb2prod.reader import Cell, Notebook
+from nb2prod.notebook.cells import select
+from nb2prod.notebook.reader import Cell, Notebook
 
 
 def plan_of(*cells: str) -> Plan:

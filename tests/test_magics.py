@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from nb2prod.errors import NotebookError
-from nb2prod.magics import clean_cell
+from nb2prod.notebook.magics import clean_cell
 
 KEPT = [
     pytest.param("x = 5 % 2", id="modulo is not a magic"),

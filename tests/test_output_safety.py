@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from nb2prod.build import Status
 from nb2prod.cli import app
-from nb2prod.writer import with_header
+from nb2prod.output.writer import with_header
 
 from conftest import ROOT, build
 from notebooks import write_notebook
@@ -49,7 +49,7 @@ CRASH = textwrap.dedent(
     """
     import os, signal, sys
     from pathlib import Path
-    import nb2prod.writer as writer
+    import nb2prod.output.writer as writer
     from nb2prod.build import build_notebook
     from nb2prod.config import Config
 

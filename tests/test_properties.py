@@ -18,12 +18,12 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from nb2prod.cells import select
 from nb2prod.emit import Target
 from nb2prod.emit.module import render
 from nb2prod.errors import NotebookError
 from nb2prod.lift import lift
-from nb2prod.reader import Cell, Notebook
+from nb2prod.notebook.cells import select
+from nb2prod.notebook.reader import Cell, Notebook
 
 from conftest import MemoryCache
 from reference import run_cells

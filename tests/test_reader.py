@@ -7,7 +7,7 @@ import json
 import pytest
 
 from nb2prod.errors import NotebookError
-from nb2prod.reader import parse_notebook
+from nb2prod.notebook.reader import parse_notebook
 
 V3 = {
     "nbformat": 3,

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from nb2prod.errors import NotebookError
-from nb2prod.writer import Ownership, compare, ownership, with_header, write_package
+from nb2prod.output.writer import Ownership, compare, ownership, with_header, write_package
 
 
 def test_header_round_trip() -> None:

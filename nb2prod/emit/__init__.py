@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from nb2prod.lift import Plan
 
 if TYPE_CHECKING:
-    from nb2prod.cache import Cache
+    from nb2prod.caching.store import Cache
 
 
 @dataclass(frozen=True)

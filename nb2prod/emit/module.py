@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from nb2prod.cache import Cache, NoCache, key
+from nb2prod.caching.store import Cache, NoCache, key
 from nb2prod.emit import Target
 from nb2prod.emit.text import code, docstring, join_sections, one_line
 from nb2prod.lift import Parameter, Plan, Step, with_cell_marker

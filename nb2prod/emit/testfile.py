@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from nb2prod.dataflow import analyse_statement
+from nb2prod.analysis.flow import analyse_statement
 from nb2prod.emit import Target, golden
 from nb2prod.emit.module import result_alias
 from nb2prod.emit.text import code, docstring, join_sections, literal

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from nb2prod.dataflow import Flow, analyse_statement
+from nb2prod.analysis.flow import Flow, analyse_statement
 from nb2prod.errors import Diagnostic, NotebookError
-from nb2prod.magics import clean_cell
+from nb2prod.notebook.magics import clean_cell
 
 if TYPE_CHECKING:
-    from nb2prod.cache import Cache
+    from nb2prod.caching.store import Cache
 
 # Names IPython provides in a notebook that the module must provide itself.
 DISPLAY = "display"
@@ -313,7 +313,7 @@ class Found:
 
 def cell_key(source: str, *, strict: bool) -> str:
     """The cache key of a cell's facts, which also names its code in other keys."""
-    from nb2prod.cache import key
+    from nb2prod.caching.store import key
 
     return key(_KIND, source, "strict" if strict else "lenient")
 

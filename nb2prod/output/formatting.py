@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from nb2prod.cache import Cache, NoCache, key
+from nb2prod.caching.store import Cache, NoCache, key
 from nb2prod.errors import NotebookError
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nb2prod.errors import NotebookError
-from nb2prod.reader import code_notebook
+from nb2prod.notebook.reader import code_notebook
 
-_QUIET = logging.getLogger("nb2prod.kernel")
+_QUIET = logging.getLogger("nb2prod.verify.kernel")
 _QUIET.addHandler(logging.NullHandler())
 _QUIET.propagate = False
 

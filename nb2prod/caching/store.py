@@ -174,7 +174,7 @@ def code_version() -> str:
     from importlib.metadata import version
 
     digest = hashlib.sha256(f"{sys.version}\nlibcst {version('libcst')}\n".encode())
-    package = Path(__file__).parent
+    package = Path(__file__).parents[1]  # all of nb2prod, not only this folder
     for source in sorted(package.rglob("*.py")):
         digest.update(source.relative_to(package).as_posix().encode())
         digest.update(source.read_bytes())

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.errors import NotebookError
-from nb2prod.structure import check_structure
+from nb2prod.notebook.structure import check_structure
 
 SUPPORTED_MAJOR = (3, 4)
 _IMPORT_LOCK = threading.Lock()

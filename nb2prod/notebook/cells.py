@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from nb2prod.analysis.facts import CellFacts, Parsed, cell_key, lookup, parse
 from nb2prod.errors import Diagnostic, NotebookError
-from nb2prod.facts import CellFacts, Parsed, cell_key, lookup, parse
-from nb2prod.reader import Cell, Notebook
+from nb2prod.notebook.reader import Cell, Notebook
 
 if TYPE_CHECKING:
-    from nb2prod.cache import Cache
+    from nb2prod.caching.store import Cache
 
 
 class Role(Enum):
@@ -145,7 +145,7 @@ def select(notebook: Notebook, cache: Cache | None = None) -> Selection:
 
     Raises NotebookError for a marked cell that cannot be lifted.
     """
-    from nb2prod.cache import NoCache
+    from nb2prod.caching.store import NoCache
 
     cache = cache or NoCache()
     cells: list[CodeCell] = []

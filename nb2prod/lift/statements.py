@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from nb2prod.cells import CodeCell, statement_lines
-from nb2prod.dataflow import Flow, sequence
-from nb2prod.facts import ImportLine, Piece, hoist, import_line, piece_of
+from nb2prod.analysis.facts import ImportLine, Piece, hoist, import_line, piece_of
+from nb2prod.analysis.flow import Flow, sequence
+from nb2prod.notebook.cells import CodeCell, statement_lines
 
 _EMPTY = cst.Module([])
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from nb2prod.analysis.facts import RUN
 from nb2prod.errors import NotebookError
-from nb2prod.facts import RUN
-from nb2prod.statements import Statement, StepCells, free_names, line_of, uses
+from nb2prod.lift.statements import Statement, StepCells, free_names, line_of, uses
 
 
 def refuse_rebound_imports(groups: Sequence[StepCells], imported: set[str]) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from nb2prod.cells import Role, Selection, statement_lines
-from nb2prod.dataflow import sequence
+from nb2prod.analysis.flow import sequence
 from nb2prod.errors import Diagnostic, NotebookError, warning
+from nb2prod.lift.statements import Statement, StepCells, bound_by, bound_by_reads
 from nb2prod.naming import BUILTINS
-from nb2prod.statements import Statement, StepCells, bound_by, bound_by_reads
+from nb2prod.notebook.cells import Role, Selection, statement_lines
 
 
 def check_names(

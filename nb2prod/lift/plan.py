@@ -14,14 +14,11 @@ from dataclasses import dataclass, replace
 
 import libcst as cst
 
-from nb2prod import checks, placement
-from nb2prod.cells import CodeCell, Heading, Role, Selection
-from nb2prod.cells import statement_lines as statement_lines
-from nb2prod.dataflow import Flow, analyse_statement, sequence
+from nb2prod.analysis.facts import DISPLAY, RUN, Piece, immutable, strip_semicolon
+from nb2prod.analysis.flow import Flow, analyse_statement, sequence
 from nb2prod.errors import Diagnostic, NotebookError
-from nb2prod.facts import DISPLAY, RUN, Piece, immutable, strip_semicolon
-from nb2prod.naming import NameAllocator, snake_case
-from nb2prod.statements import (
+from nb2prod.lift import checks, placement
+from nb2prod.lift.statements import (
     Imports,
     Statement,
     StepCells,
@@ -30,6 +27,9 @@ from nb2prod.statements import (
     names_read,
     without_imports,
 )
+from nb2prod.naming import NameAllocator, snake_case
+from nb2prod.notebook.cells import CodeCell, Heading, Role, Selection
+from nb2prod.notebook.cells import statement_lines as statement_lines
 
 _EMPTY = cst.Module([])
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nb2prod.cells import Role, Selection, select
-from nb2prod.comparison import differences, text_diff
 from nb2prod.config import Config
 from nb2prod.emit.text import literal
 from nb2prod.errors import Diagnostic, NotebookError
-from nb2prod.kernel import KernelCell, run_cells
 from nb2prod.lift import Plan, lift
-from nb2prod.reader import Notebook, read_notebook
+from nb2prod.notebook.cells import Role, Selection, select
+from nb2prod.notebook.reader import Notebook, read_notebook
+from nb2prod.verify.comparison import differences, text_diff
+from nb2prod.verify.kernel import KernelCell, run_cells
 
 DEFAULT_KERNEL = "python3"
 

@@ -1,0 +1,10 @@
+"""The lift layer: selected cells and their facts become a module plan (imports, definitions,
+steps with their inputs and outputs, run()).
+
+It may import the analysis and notebook layers and the base modules; its passes return new
+values.
+"""
+
+from nb2prod.lift.plan import Parameter, Plan, Step, TestCell, lift, with_cell_marker
+
+__all__ = ["Parameter", "Plan", "Step", "TestCell", "lift", "with_cell_marker"]
