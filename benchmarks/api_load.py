@@ -64,9 +64,9 @@ def parameters(index: int) -> dict[str, Any]:
 def build_project(out: Path) -> Path:
     """The example notebook built with --api; the project folder."""
     from nb2prod.build import build_notebook
-    from nb2prod.config import Config
+    from nb2prod.options import BuildOptions
 
-    result = build_notebook(NOTEBOOK, Config(out=out, api=True, root=ROOT))
+    result = build_notebook(NOTEBOOK, BuildOptions(out=out, api=True, root=ROOT))
     if not result.ok or result.dest is None:
         raise SystemExit("\n".join(result.messages) or "build failed")
     return result.dest

@@ -7,28 +7,35 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nb2prod.build import BuildResult, Status, build_notebook
-from nb2prod.config import Config
+from nb2prod.options import BuildOptions, RunOptions
 
 
 def build_all(
     notebooks: Sequence[Path],
-    config: Config,
+    options: BuildOptions,
+    run: RunOptions | None = None,
     *,
-    jobs: int = 1,
     on_result: Callable[[BuildResult], None] = lambda result: None,
 ) -> list[BuildResult]:
-    """Build each notebook, calling `on_result` as each ends; results in the notebooks' order."""
-    if jobs <= 1 or len(notebooks) <= 1:
+    """Build each notebook, calling `on_result` as each ends; results in the notebooks' order.
+
+    With `run.jobs` above 1, notebooks build in that many processes.
+    """
+    run = run or RunOptions()
+    if run.jobs <= 1 or len(notebooks) <= 1:
         results = []
         for notebook in notebooks:
-            results.append(build_notebook(notebook, config))
+            results.append(build_notebook(notebook, options, run))
             on_result(results[-1])
         return results
-    return _in_processes(notebooks, config, min(jobs, len(notebooks)), on_result)
+    return _in_processes(notebooks, options, run, on_result)
 
 
 def _in_processes(
-    notebooks: Sequence[Path], config: Config, jobs: int, on_result: Callable[[BuildResult], None]
+    notebooks: Sequence[Path],
+    options: BuildOptions,
+    run: RunOptions,
+    on_result: Callable[[BuildResult], None],
 ) -> list[BuildResult]:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -36,8 +43,9 @@ def _in_processes(
     # spawn, not fork: the parent may run a progress thread, and forked locks can hang.
     context = multiprocessing.get_context("spawn")
     done: dict[Path, BuildResult] = {}
+    jobs = min(run.jobs, len(notebooks))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        futures = {pool.submit(build_notebook, path, config): path for path in notebooks}
+        futures = {pool.submit(build_notebook, path, options, run): path for path in notebooks}
         for future in as_completed(futures):
             path = futures[future]
             try:
@@ -50,14 +58,14 @@ def _in_processes(
     return [done[path] for path in notebooks]
 
 
-def clashes(notebooks: Sequence[Path], config: Config) -> list[str]:
+def clashes(notebooks: Sequence[Path], options: BuildOptions) -> list[str]:
     """One message per package folder that two notebooks would both build into."""
     from nb2prod.naming import package_name
 
     owners: dict[str, Path] = {}
     messages = []
     for notebook in notebooks:
-        package = config.name or package_name(notebook.stem)
+        package = options.name or package_name(notebook.stem)
         first = owners.setdefault(package, notebook)
         if first != notebook:
             messages.append(

@@ -1,8 +1,14 @@
-"""Build one notebook into a package: the pipeline from file to files, errors as values."""
+"""Build one notebook into a package: the pipeline from file to files, errors as values.
+
+This is the shell around the pure stages: it reads the notebook, runs the stages with the
+memoised versions of their units of work (cells, steps, formatted chunks), keeps the whole
+result under the key of everything it depends on, and writes or checks the package.
+"""
 
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,12 +17,15 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nb2prod.config import Config
-from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.errors import Diagnostic, NotebookError, render_all
+from nb2prod.options import BuildOptions, RunOptions
 
 if TYPE_CHECKING:
-    from nb2prod.caching.store import Cache
+    from collections.abc import Sequence
+
+    from nb2prod.caching.memo import Memo, Outcomes
     from nb2prod.emit import Target
+    from nb2prod.notebook.cells import MarkedCell
     from nb2prod.notebook.reader import Notebook
 
 
@@ -47,30 +56,19 @@ class BuildResult:
         return self.status in {Status.WRITTEN, Status.UNCHANGED, Status.UP_TO_DATE}
 
 
-def build_notebook(path: Path, config: Config) -> BuildResult:
-    """Build `path` as `config` says; never raises for a problem with the input or output."""
-    from nb2prod import fingerprint
-    from nb2prod.notebook.reader import read_bytes
-
-    dest = config.out / (config.name or _package_name(path))
+def build_notebook(path: Path, options: BuildOptions, run: RunOptions | None = None) -> BuildResult:
+    """Build `path` as `options` say; never raises for a problem with the input or output."""
+    run = run or RunOptions()
     warnings: list[Diagnostic] = []
     try:
-        data = read_bytes(path)  # once, for the no-op record and for the build
-        key = fingerprint.input_key(data, path, config, dest)
-        hit = fingerprint.lookup(key, config, dest)
-        if hit is not None:
-            status = Status.UP_TO_DATE if config.check else Status.UNCHANGED
-            return BuildResult(path, status, dest, hit.messages)
-        files, dest = generate(path, config, warnings, data)
-        result = _deliver(path, files, dest, config, _render(path, warnings))
+        files, dest = generate(path, options, warnings, run)
+        return _deliver(path, files, dest, run, render_all(path, warnings))
     except NotebookError as exc:
-        lines = _render(path, [*warnings, exc.diagnostic])
-        return BuildResult(path, Status.FAILED, messages=lines)
+        return BuildResult(
+            path, Status.FAILED, messages=render_all(path, [*warnings, exc.diagnostic])
+        )
     except Exception as exc:  # a bug must not print a traceback or stop a folder build
-        return BuildResult(path, Status.FAILED, messages=_render(path, [_internal_error(exc)]))
-    if result.ok and not config.check:
-        fingerprint.record(key, config, dest, files, result.messages)
-    return result
+        return BuildResult(path, Status.FAILED, messages=render_all(path, [_internal_error(exc)]))
 
 
 INTERNAL_ERROR = "internal error"
@@ -86,33 +84,51 @@ def _internal_error(exc: Exception) -> Diagnostic:
 
 
 def generate(
-    path: Path, config: Config, warnings: list[Diagnostic], data: bytes | None = None
+    path: Path, options: BuildOptions, warnings: list[Diagnostic], run: RunOptions | None = None
 ) -> tuple[dict[str, str], Path]:
     """The package's files with their headers, and the folder they belong in.
 
-    `data` is the notebook's bytes when the caller has read them already.
+    An unchanged notebook built with the same options is answered from its last build's
+    whole result; otherwise the stages run, each remembering its units of work between builds.
     """
-    from nb2prod.caching.store import Pack, decode_result, encode_result, key, open_cache, pack_name
+    from nb2prod.caching.memo import Outcome
     from nb2prod.notebook.reader import parse_notebook, read_bytes
 
-    target, dest = package_target(path, config)
-    data = read_bytes(path) if data is None else data
-    # What this notebook's last build made, in one file: its whole result, kept by the
-    # notebook's bytes and the target (a rebuild of an unchanged notebook skips every stage),
-    # and its per-cell results (a rebuild after an edit redoes only what the edit touched).
-    pack = Pack(
-        open_cache(config.cache_dir, enabled=config.cache),
-        pack_name(os.path.realpath(path), target.package),
-    )
-    entry = key("build", data.decode("utf-8", "surrogateescape"), repr(target))
-    found = decode_result(pack.get("build", entry) or b"null")
-    if found is not None:
-        warnings.extend(found[1])
-        return found[0], dest
-    files = render_package(parse_notebook(data), target, warnings, pack)
-    pack.put("build", entry, encode_result(files, warnings))
-    pack.save()
+    run = run or RunOptions()
+    target, dest = package_target(path, options)
+    data = read_bytes(path)
+    memo, outcomes = _memory(path, target, run)
+    build_key = _build_key(options, target, data)
+    known = outcomes.get(build_key)
+    if known is not None:
+        warnings.extend(known.warnings)
+        return known.files, dest
+    found: list[Diagnostic] = []
+    files = render_package(parse_notebook(data), target, found, memo)
+    warnings.extend(found)
+    memo.save()
+    outcomes.put(Outcome(build_key, files, tuple(found)))
     return files, dest
+
+
+def _memory(path: Path, target: Target, run: RunOptions) -> tuple[Memo, Outcomes]:
+    """Where this notebook's stage results and whole result are kept (nowhere with --no-cache)."""
+    from nb2prod.caching.memo import Memo, Outcomes
+    from nb2prod.caching.store import Pack, open_cache, pack_name
+
+    if not run.cache:
+        return Memo(), Outcomes(None, "")
+    store = open_cache(run.cache_dir)
+    name = pack_name(os.path.realpath(path), target.package)
+    return Memo(Pack(store, name)), Outcomes(store, name)
+
+
+def _build_key(options: BuildOptions, target: Target, data: bytes) -> str:
+    """The key of everything a build's files depend on: nb2prod's code (in `key`), the
+    options, what they resolve to (names, paths, lower bounds) and the notebook's bytes."""
+    from nb2prod.caching.store import key
+
+    return key("build", options.cache_key(), repr(target), hashlib.sha256(data).hexdigest())
 
 
 @contextmanager
@@ -147,45 +163,65 @@ def _collector_paused() -> Iterator[Callable[[], None]]:
             gc.enable()
 
 
-def package_target(path: Path, config: Config) -> tuple[Target, Path]:
+def package_target(path: Path, options: BuildOptions) -> tuple[Target, Path]:
     """What the package built from `path` is called and where it goes."""
     from nb2prod.emit import Target
     from nb2prod.versions import lower_bounds
 
-    package = config.name or _package_name(path)
-    dest = config.out / package
-    source = _relative(path, config.root)
+    package = options.name or _package_name(path)
+    dest = options.out / package
+    source = _relative(path, options.root)
     target = Target(
         package=package,
         source=source,
         notebook_dir_from_tests=_relative(path.parent, dest / "tests"),
-        api=config.api,
-        versions=lower_bounds(config.lower_bounds),
+        api=options.api,
+        versions=lower_bounds(options.lower_bounds),
     )
     return target, dest
 
 
 def render_package(
-    notebook: Notebook, target: Target, warnings: list[Diagnostic], cache: Cache | None = None
+    notebook: Notebook, target: Target, warnings: list[Diagnostic], memo: Memo | None = None
 ) -> dict[str, str]:
-    """Select, lift, emit, format and add the headers: the files of the package."""
+    """Select, lift, emit, format and add the headers: the files of the package.
+
+    With `memo`, each stage's units of work (cells, steps, formatted chunks) are answered from
+    earlier builds where they are unchanged.
+    """
+    from nb2prod.analysis.facts import Found
+    from nb2prod.analysis.selection import examine_cells, select
+    from nb2prod.caching.memo import Memo
     from nb2prod.emit import emit_package
+    from nb2prod.emit.module import step_codes
     from nb2prod.lift import lift
-    from nb2prod.notebook.cells import select
-    from nb2prod.output.formatting import Worker, format_files
+    from nb2prod.output.formatting import Worker, format_files, formatted_chunks, style_key
     from nb2prod.output.writer import with_header
 
+    memo = memo or Memo()
+    examine = memo.wrap("cell", examine_cells, digest=_cell_digest, kind=Found)
+    steps = memo.wrap("step", step_codes, digest=lambda step: step.identity(), kind=str)
     # A notebook of some size gets a second process now, which loads black while this one
     # analyses; a small one is formatted here.
     workers = Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS)
     with workers as worker, _collector_paused() as resume_collector:
-        selection = select(notebook, cache)
+        selection = select(notebook, examine)
         plan = lift(selection)
         warnings.extend(plan.warnings)
-        emitted = emit_package(plan, target, cache)
+        emitted = emit_package(plan, target, steps)
         resume_collector()
-        files = format_files(emitted, cache=cache, worker=worker)
+
+        def chunks(texts: Sequence[str]) -> list[str | None]:
+            return formatted_chunks(texts, worker)
+
+        formatter = memo.wrap("chunk", chunks, digest=str, kind=str, options=style_key())
+        files = format_files(emitted, format_chunks=formatter)
     return {rel: with_header(text, target.source) for rel, text in files.items()}
+
+
+def _cell_digest(cell: MarkedCell) -> str:
+    """What a cell's facts depend on: its source and whether it must lift."""
+    return f"{'strict' if cell.strict else 'lenient'}\n{cell.source}"
 
 
 def _package_name(path: Path) -> str:
@@ -195,23 +231,19 @@ def _package_name(path: Path) -> str:
 
 
 def _deliver(
-    path: Path, files: dict[str, str], dest: Path, config: Config, notes: tuple[str, ...]
+    path: Path, files: dict[str, str], dest: Path, run: RunOptions, notes: tuple[str, ...]
 ) -> BuildResult:
     from nb2prod.output.writer import check_destination, compare, drift_report, update_package
 
-    if config.check:
+    if run.check:
         check_destination(dest)
-        changes = compare(files, dest, force=config.force)
+        changes = compare(files, dest, force=run.force)
         if changes.empty and not changes.refused:
             return BuildResult(path, Status.UP_TO_DATE, dest, notes)
         return BuildResult(path, Status.STALE, dest, (*notes, *drift_report(dest, changes)))
-    changes = update_package(files, dest, force=config.force)
+    changes = update_package(files, dest, force=run.force)
     status = Status.UNCHANGED if changes.empty else Status.WRITTEN
     return BuildResult(path, status, dest, notes)
-
-
-def _render(path: Path, diagnostics: list[Diagnostic]) -> tuple[str, ...]:
-    return tuple(d.render(path.as_posix()) for d in diagnostics)
 
 
 def _relative(path: Path, start: Path) -> str:

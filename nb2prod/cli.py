@@ -1,18 +1,20 @@
-"""The command line: options to Config, paths to results, results to exit codes.
+"""The command line: options to typed option values, paths to results, results to exit codes.
 
 The only module that imports typer; the build itself is imported when a command runs.
+`[tool.nb2prod]` in pyproject.toml gives the options' defaults (typer's `default_map`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from nb2prod.config import Config
+from nb2prod.options import BuildOptions, RunOptions, VerifyOptions
 
 if TYPE_CHECKING:
+    from nb2prod.lint import LintRules
     from nb2prod.settings import Settings
 
 app = typer.Typer(
@@ -24,8 +26,13 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(ctx: typer.Context) -> None:
     """Turn the deploy cells of a Jupyter notebook into an installable, tested package."""
+    if ctx.invoked_subcommand in {"build", "lint"}:
+        settings = _settings()
+        # The options' defaults for the command about to run; the command line wins over them.
+        ctx.default_map = settings.default_map()
+        ctx.obj = settings
 
 
 @app.command()
@@ -78,21 +85,31 @@ def build(
     ] = None,
 ) -> None:
     """Lift each notebook's deploy cells into a package under --out."""
-    from nb2prod.settings import merged
-
-    given = {key for key in ctx.params if _from_command_line(ctx, key)}
-    settings = _settings()
-    options = merged(ctx.params, given, settings.options)
-    found = _notebooks(options)
-    if options["name"] is not None and len(found) > 1:
+    named = notebooks or []
+    found = _notebooks(named)
+    if name is not None and len(found) > 1:
         raise typer.BadParameter("--name needs exactly one notebook", param_hint="--name")
-    if options["name"] is not None and not _is_identifier(options["name"]):
-        raise typer.BadParameter(
-            f"{options['name']!r} is not a Python identifier", param_hint="--name"
-        )
+    if name is not None and not _is_identifier(name):
+        raise typer.BadParameter(f"{name!r} is not a Python identifier", param_hint="--name")
+    root = _project(ctx).root
+    options = BuildOptions(
+        out=out,
+        name=name,
+        api=api,
+        lower_bounds=lower_bounds,
+        root=(root or Path()).resolve(),
+    )
+    run = RunOptions(
+        check=check,
+        force=force,
+        jobs=jobs,
+        quiet=quiet,
+        cache=not no_cache,
+        cache_dir=cache_dir,
+    )
     # One notebook named as a file reports in one line; a folder or several end with a summary.
-    many = len(found) > 1 or any(found != [Path(p)] for p in options["notebooks"])
-    code = _run_builds(found, options, settings.root, summarise=many)
+    many = len(found) > 1 or any(found != [Path(p)] for p in named)
+    code = _run_builds(found, options, run, summarise=many)
     _finished.append(code)
     raise typer.Exit(code)
 
@@ -101,9 +118,12 @@ def build(
 _finished: list[int] = []
 
 
-def _from_command_line(ctx: typer.Context, key: str) -> bool:
-    source = ctx.get_parameter_source(key)
-    return source is not None and source.name == "COMMANDLINE"
+def _project(ctx: typer.Context) -> Settings:
+    """The settings the callback read for this command."""
+    from nb2prod.settings import Settings
+
+    found = ctx.find_object(Settings)
+    return found if found is not None else Settings()
 
 
 def _is_identifier(name: str) -> bool:
@@ -122,11 +142,10 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
-def _notebooks(options: dict[str, Any]) -> list[Path]:
+def _notebooks(paths: list[Path]) -> list[Path]:
     """The notebooks to build: named ones, and those named *deploy* under named folders."""
     from nb2prod.discovery import find_notebooks
 
-    paths = options["notebooks"]
     if not paths:
         raise typer.BadParameter(
             "name notebooks or folders, or set `notebooks` in [tool.nb2prod] of pyproject.toml",
@@ -141,30 +160,19 @@ def _notebooks(options: dict[str, Any]) -> list[Path]:
 
 
 def _run_builds(
-    notebooks: list[Path], options: dict[str, Any], root: Path | None, *, summarise: bool
+    notebooks: list[Path], options: BuildOptions, run: RunOptions, *, summarise: bool
 ) -> int:
     """Build every notebook, report as each ends, end with a summary; the exit code."""
     from nb2prod.batch import build_all, clashes, summary
     from nb2prod.progress import is_terminal, reporting
 
-    config = Config(
-        out=options["out"],
-        name=options["name"],
-        check=options["check"],
-        force=options["force"],
-        api=options["api"],
-        lower_bounds=options["lower_bounds"],
-        root=(root or Path()).resolve(),
-        cache=not options["no_cache"],
-        cache_dir=options["cache_dir"],
-    )
-    problems = clashes(notebooks, config)
+    problems = clashes(notebooks, options)
     for line in problems:
         typer.echo(line, err=True)
     if problems:
         return 1
-    with reporting(len(notebooks), quiet=options["quiet"], fancy=is_terminal()) as report:
-        results = build_all(notebooks, config, jobs=options["jobs"], on_result=report)
+    with reporting(len(notebooks), quiet=run.quiet, fancy=is_terminal()) as report:
+        results = build_all(notebooks, options, run, on_result=report)
     if summarise:
         typer.echo(summary(results))
     return 0 if all(result.ok for result in results) else 1
@@ -172,6 +180,7 @@ def _run_builds(
 
 @app.command()
 def lint(
+    ctx: typer.Context,
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
@@ -183,14 +192,13 @@ def lint(
     """Check notebook names and the dates in the data file names they read and write."""
     from nb2prod.lint import lint_paths
 
-    settings = _settings()
-    targets = paths or settings.options.get("notebooks")
+    targets = paths
     if not targets:
         raise typer.BadParameter(
             "name notebooks or folders, or set `notebooks` in [tool.nb2prod] of pyproject.toml",
             param_hint="PATHS",
         )
-    findings = lint_paths(targets, settings.lint)
+    findings = lint_paths(targets, _lint_rules(ctx))
     for line in findings:
         typer.echo(line)
     raise typer.Exit(1 if findings else 0)
@@ -228,15 +236,19 @@ def verify(
         overrides = tuple(parse_override(text) for text in parameter or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="-p") from None
-    config = Config(
+    options = VerifyOptions(
         overrides=overrides, tolerance=tolerance, timeout=timeout, kernel=kernel, whole=whole
     )
-    result = verify_notebook(notebook, config)
+    result = verify_notebook(notebook, options)
     for line in result.messages:
         typer.echo(line, err=True)
     for line in result.report:
         typer.echo(line)
     raise typer.Exit(0 if result.ok else 1)
+
+
+def _lint_rules(ctx: typer.Context) -> LintRules:
+    return _project(ctx).lint
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,6 +31,19 @@ class Diagnostic:
             where.append(place)
         kind = "warning: " if self.warning else ""
         return ": ".join(where) + f": {kind}{printable(self.message)}"
+
+
+def render_all(path: Path | str, diagnostics: Iterable[Diagnostic]) -> tuple[str, ...]:
+    """Each diagnostic as its one line about `path`."""
+    shown = path.as_posix() if isinstance(path, Path) else path
+    return tuple(d.render(shown) for d in diagnostics)
+
+
+def one_line(text: str, limit: int = 120) -> str:
+    """Text folded onto one printable line of at most `limit` characters, for a message, a
+    comment or a docstring."""
+    folded = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    return folded if len(folded) <= limit else folded[: limit - 3] + "..."
 
 
 def printable(text: str) -> str:

@@ -13,8 +13,8 @@ from typing import Any
 from nbconvert.exporters import Exporter
 from traitlets import default
 
-from nb2prod.config import Config
 from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.options import BuildOptions
 
 
 class ExportError(ValueError):
@@ -53,6 +53,6 @@ def pipeline_module(text: str, path: Path, warnings: list[Diagnostic]) -> str:
     from nb2prod.build import package_target, render_package
     from nb2prod.notebook.reader import parse_notebook
 
-    target, _ = package_target(path, Config())
+    target, _ = package_target(path, BuildOptions())
     files = render_package(parse_notebook(text), target, warnings)
     return files[f"{target.package}/pipeline.py"]

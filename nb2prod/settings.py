@@ -1,4 +1,8 @@
-"""Read `[tool.nb2prod]` from the nearest pyproject.toml that has it, walking up from a folder."""
+"""Read `[tool.nb2prod]` from the nearest pyproject.toml that has it, walking up from a folder.
+
+The values become the defaults of the command line's options (typer's `default_map`), so an
+option given on the command line wins; their keys and types come from `nb2prod.options`.
+"""
 
 from __future__ import annotations
 
@@ -9,23 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.lint import LintRules
+from nb2prod.options import file_keys, path_keys
 
 PYPROJECT = "pyproject.toml"
 SECTION = "[tool.nb2prod]"
-
-# Every build option, with the type its value must have in the file.
-BUILD_KEYS: dict[str, type] = {
-    "notebooks": list,
-    "out": str,
-    "name": str,
-    "check": bool,
-    "force": bool,
-    "api": bool,
-    "jobs": int,
-    "quiet": bool,
-    "lower_bounds": str,
-}
-PATH_KEYS = frozenset({"out"})
 
 
 class SettingsError(Exception):
@@ -38,8 +29,21 @@ class Settings:
 
     file: Path | None = None
     root: Path | None = None  # the folder of the pyproject.toml, against which paths are given
-    options: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)  # by option name, checked and typed
     lint: LintRules = field(default_factory=LintRules)
+
+    def default_map(self) -> dict[str, dict[str, Any]]:
+        """The defaults of each command's options, as typer's `default_map` takes them."""
+        build = {key: _as_text(value) for key, value in self.defaults.items()}
+        notebooks = build.get("notebooks")
+        return {"build": build, "lint": {"paths": notebooks} if notebooks else {}}
+
+
+def _as_text(value: Any) -> Any:
+    """Paths as text, as a command line gives them."""
+    if isinstance(value, list):
+        return [_as_text(item) for item in value]
+    return value.as_posix() if isinstance(value, Path) else value
 
 
 def load_settings(start: Path) -> Settings:
@@ -70,14 +74,15 @@ def _settings(path: Path, table: dict[str, Any], start: Path) -> Settings:
     if not isinstance(lint_table, dict):
         raise SettingsError(f"{shown}: [tool.nb2prod] lint must be a table")
     options = {}
+    schema = file_keys()
     for key, value in table.items():
         if key == "lint":
             continue
-        options[key] = _checked(shown, SECTION, key, value, BUILD_KEYS)
+        options[key] = _checked(shown, SECTION, key, value, schema)
     root = path.parent
     if "notebooks" in options:
         options["notebooks"] = [_path(root, item, start) for item in options["notebooks"]]
-    for key in PATH_KEYS & options.keys():
+    for key in path_keys() & options.keys() - {"notebooks"}:
         options[key] = _path(root, options[key], start)
     if "lower_bounds" in options and options["lower_bounds"] != "installed":
         options["lower_bounds"] = _path(root, options["lower_bounds"], start).as_posix()
@@ -89,7 +94,7 @@ def _checked(shown: str, section: str, key: str, value: Any, schema: dict[str, t
     if key not in schema:
         known = ", ".join(sorted(schema))
         raise SettingsError(f"{shown}: {section} has an unknown key {key!r}; known keys: {known}")
-    wanted = schema[key]
+    wanted = str if schema[key] is Path else schema[key]
     if wanted is list and isinstance(value, str):
         value = [value]
     wrong_bool = isinstance(value, bool) and wanted is not bool
@@ -127,13 +132,3 @@ def _shown_path(path: Path, start: Path) -> Path:
 
 def _shown(path: Path, start: Path) -> str:
     return _shown_path(path, start).as_posix()
-
-
-def merged(
-    command_line: dict[str, Any], given: set[str], from_file: dict[str, Any]
-) -> dict[str, Any]:
-    """Every option's value: given on the command line, else from the file, else the default."""
-    return {
-        key: value if key in given or key not in from_file else from_file[key]
-        for key, value in command_line.items()
-    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from nb2prod.emit.requirements import normalise
 from nb2prod.errors import NotebookError
 
 INSTALLED = "installed"
@@ -17,11 +18,6 @@ _PIN = re.compile(
     r"^\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[^\]]*\])?\s*(?:==|>=|~=|===)\s*"
     r"(?P<version>[0-9][A-Za-z0-9.+!*-]*)"
 )
-
-
-def normalise(name: str) -> str:
-    """A distribution name as PyPI compares it (PEP 503)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def lower_bounds(source: str | None) -> tuple[tuple[str, str], ...]:

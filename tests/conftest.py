@@ -13,7 +13,7 @@ from types import ModuleType
 import pytest
 
 from nb2prod.build import BuildResult, build_notebook
-from nb2prod.config import Config
+from nb2prod.options import BuildOptions, RunOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -44,8 +44,15 @@ def _session_cache(
 
 def build(notebook: Path, out: Path, **options: object) -> BuildResult:
     """Build a notebook with the project root as the root for relative paths."""
-    config = Config(out=out, root=ROOT, **options)  # type: ignore[arg-type]
-    return build_notebook(notebook, config)
+    return build_notebook(notebook, *split_options(out=out, root=ROOT, **options))
+
+
+def split_options(**options: object) -> tuple[BuildOptions, RunOptions]:
+    """Keyword options divided between the build's options and how the build runs."""
+    build_fields = set(BuildOptions.__dataclass_fields__)
+    built = {k: v for k, v in options.items() if k in build_fields}
+    run = {k: v for k, v in options.items() if k not in build_fields}
+    return BuildOptions(**built), RunOptions(**run)  # type: ignore[arg-type]
 
 
 class MemoryCache:

@@ -9,7 +9,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from nb2prod.notebook.cells import Role, select
+from nb2prod.analysis.selection import select
+from nb2prod.notebook.cells import Role
 from nb2prod.notebook.reader import Notebook, read_notebook
 
 

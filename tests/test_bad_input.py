@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from nb2prod.build import build_notebook
 from nb2prod.cli import app
-from nb2prod.config import Config
+from nb2prod.options import BuildOptions
 
 runner = CliRunner()
 
@@ -239,7 +239,7 @@ def _as_nobody(folder: Path, notebook: str) -> tuple[int, str]:
             os.setgid(65534)
             os.setuid(65534)
             os.chdir(folder)
-            result = build_notebook(Path(notebook), Config())
+            result = build_notebook(Path(notebook), BuildOptions())
             report = f"{int(not result.ok)}\n" + "".join(f"{m}\n" for m in result.messages)
         finally:
             os.write(write_end, report.encode())

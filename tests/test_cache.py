@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -12,9 +13,8 @@ from typer.testing import CliRunner
 
 from nb2prod.build import Status
 from nb2prod.caching import store as cache_module
-from nb2prod.caching.store import FileCache, NoCache, key, open_cache, pack, unpack
+from nb2prod.caching.store import FileCache, NoCache, key, open_cache
 from nb2prod.cli import app
-from nb2prod.fingerprint import CACHE_DIR
 
 from conftest import build
 from notebooks import write_notebook
@@ -96,38 +96,35 @@ def test_where_the_cache_lives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_an_unchanged_notebook_is_rebuilt_from_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A fresh checkout (its build folder gone) with the cache kept, as CI restores it."""
     notebook = write_notebook(tmp_path / "cached_deploy.ipynb", CELLS)
     folder = tmp_path / "cache"
-    first = build(notebook, tmp_path / "a", cache_dir=folder)
+    first = build(notebook, tmp_path / "out", cache_dir=folder)
     assert first.status is Status.WRITTEN
+    written = {p: p.read_text() for p in _entries(tmp_path / "out")}
+    shutil.rmtree(tmp_path / "out")
     import nb2prod.lift
 
     monkeypatch.setattr(nb2prod.lift, "lift", lambda s: pytest.fail("the notebook was lifted"))
-    second = build(notebook, tmp_path / "b", cache_dir=folder)
+    second = build(notebook, tmp_path / "out", cache_dir=folder)
     assert second.status is Status.WRITTEN
     assert second.messages == first.messages
     assert any("%matplotlib" in m for m in second.messages)
-    for path in _entries(tmp_path / "a"):
-        if CACHE_DIR in path.parts:
-            continue  # the no-op-rebuild record names its own output folder
-        twin = tmp_path / "b" / path.relative_to(tmp_path / "a")
-        assert twin.read_text() == path.read_text()
+    assert {p: p.read_text() for p in _entries(tmp_path / "out")} == written
 
 
 def test_a_damaged_build_entry_is_rebuilt(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "cached_deploy.ipynb", CELLS)
     folder = tmp_path / "cache"
     build(notebook, tmp_path / "a", cache_dir=folder)
-    (stored,) = _entries(folder / "pack")
+    (stored,) = _entries(folder / "result")
     store = FileCache(folder)
-    entries = unpack(store.get("pack", stored.name) or b"")
-    assert [kind for kind, _ in entries].count("build") == 1
-    damaged = {k: b'{"files": [' if k[0] == "build" else v for k, v in entries.items()}
-    store.put("pack", stored.name, pack(damaged))
-    result = build(notebook, tmp_path / "b", cache_dir=folder)
+    store.put("result", stored.name, b'["key", {"files": [')
+    shutil.rmtree(tmp_path / "a" / "cached_deploy")
+    result = build(notebook, tmp_path / "a", cache_dir=folder)
     assert result.status is Status.WRITTEN
-    pipeline = Path("cached_deploy", "cached_deploy", "pipeline.py")
-    assert (tmp_path / "b" / pipeline).read_text() == (tmp_path / "a" / pipeline).read_text()
+    assert (tmp_path / "a" / "cached_deploy" / "cached_deploy" / "pipeline.py").is_file()
+    assert store.get("result", stored.name) != b'["key", {"files": [', "written again"
 
 
 def test_the_cache_keeps_one_file_per_notebook(tmp_path: Path) -> None:
@@ -137,8 +134,8 @@ def test_the_cache_keeps_one_file_per_notebook(tmp_path: Path) -> None:
     for value in range(3):
         write_notebook(notebook, [*CELLS[:2], f"deploy: sum(rows) + {value}"])
         assert build(notebook, tmp_path / "out", cache_dir=folder).ok
-    (stored,) = _entries(folder)
-    assert [kind for kind, _ in unpack(stored.read_bytes()[32:])].count("build") == 1
+    assert len(_entries(folder / "pack")) == 1
+    assert len(_entries(folder / "result")) == 1
 
 
 def test_a_changed_notebook_is_not_served_from_the_cache(tmp_path: Path) -> None:
@@ -214,9 +211,10 @@ def test_an_upgrade_replaces_the_pack(tmp_path: Path, monkeypatch: pytest.Monkey
     notebook = write_notebook(tmp_path / "cached_deploy.ipynb", CELLS)
     folder = tmp_path / "cache"
     build(notebook, tmp_path / "a", cache_dir=folder)
-    (before,) = _entries(folder)
-    old = before.read_bytes()
+    before = {p: p.read_bytes() for p in _entries(folder)}
+    assert len(before) == 2, "one pack and one whole result"
     monkeypatch.setattr(cache_module, "code_version", lambda: "nb2prod 99")
     assert build(notebook, tmp_path / "b", cache_dir=folder).status is Status.WRITTEN
-    (after,) = _entries(folder)
-    assert after == before and after.read_bytes() != old, "the same file, rewritten"
+    after = {p: p.read_bytes() for p in _entries(folder)}
+    assert after.keys() == before.keys(), "the same files"
+    assert all(after[p] != before[p] for p in before), "rewritten"

@@ -9,11 +9,13 @@ from pathlib import Path
 import black
 import pytest
 
-from nb2prod.caching.store import FileCache, NoCache
+from nb2prod.analysis.selection import select
+from nb2prod.caching.memo import Memo
+from nb2prod.caching.store import Cache, FileCache, Pack
 from nb2prod.emit import Target, emit_package
+from nb2prod.emit.text import join_sections
 from nb2prod.errors import NotebookError
 from nb2prod.lift import lift
-from nb2prod.notebook.cells import select
 from nb2prod.notebook.reader import read_notebook
 from nb2prod.output import formatting
 
@@ -34,7 +36,16 @@ def _whole(source: str) -> str:
 def _sections(source: str) -> str:
     sections = formatting.split_sections(source)
     assert sections is not None
-    return formatting.join_sections(formatting.format_sections(sections, NoCache()))
+    return join_sections(*formatting.format_batch(sections))
+
+
+def _memoised(store: Cache) -> tuple[Memo, formatting.ChunkFormatter]:
+    memo = Memo(Pack(store, "notebook"))
+    return memo, memo.wrap("chunk", formatting.formatted_chunks, digest=str, kind=str)
+
+
+def _format(source: str, chunk_formatter: formatting.ChunkFormatter) -> str:
+    return formatting.format_files({"m.py": source}, format_chunks=chunk_formatter)["m.py"]
 
 
 def _generated(notebook: Path) -> dict[str, str]:
@@ -113,13 +124,13 @@ def test_chunks_from_the_cache_format_like_the_whole_file(
 ) -> None:
     source = _generated(write(tmp_path, cells))["pkg/pipeline.py"]
     assert len(formatting.chunks(source)) > 5
-    memory = MemoryCache()
-    assert formatting.format_python(source, cache=memory) == _whole(source)
-    monkeypatch.setattr(formatting, "split_sections", lambda s: pytest.fail("parsed again"))
-    assert formatting.format_python(source, cache=memory) == _whole(source)
+    formatter = _memoised(MemoryCache())[1]
+    assert _format(source, formatter) == _whole(source)
+    monkeypatch.setattr(formatting, "_sections_of", lambda s: pytest.fail("parsed again"))
+    assert _format(source, formatter) == _whole(source)
     edited = source.replace("def run(", "def run_all(x=1):\n    pass\n\n\ndef run(", 1)
     monkeypatch.undo()
-    assert formatting.format_python(edited, cache=memory) == _whole(edited)
+    assert _format(edited, formatter) == _whole(edited)
 
 
 def test_a_chunk_cut_inside_a_string_sends_the_module_whole(
@@ -128,7 +139,7 @@ def test_a_chunk_cut_inside_a_string_sends_the_module_whole(
     text = 'TEMPLATE = """\nheader\n\n\ndef not_code( a ):\n    pass\n"""\n'
     source = text + "".join(f"\n\ndef h{i}(a,b):\n  return [a,b,{i}]\n" for i in range(80))
     assert len(formatting.chunks(source)) == 82
-    assert formatting.format_python(source, cache=MemoryCache()) == _whole(source)
+    assert _format(source, _memoised(MemoryCache())[1]) == _whole(source)
 
 
 def test_the_second_process_gives_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +153,7 @@ def test_a_section_black_refuses_is_reported_as_a_bug(monkeypatch: pytest.Monkey
     monkeypatch.setattr(formatting, "PARALLEL_MIN_LINES", 10)
     monkeypatch.setattr(formatting, "SECTION_MIN_LINES", 10)
     source = "".join(f"def h{i}():\n    return {i}\n\n" for i in range(20))
-    monkeypatch.setattr(formatting, "split_sections", lambda s: ["def broken(:\n", source])
+    monkeypatch.setattr(formatting, "_sections_of", lambda s: ["def broken(:\n", source])
     with pytest.raises(NotebookError, match="this is a bug in nb2prod"):
         formatting.format_python(source)
 
@@ -152,9 +163,11 @@ def test_sections_come_from_the_cache_on_the_next_build(
 ) -> None:
     cache = FileCache(tmp_path)
     source = "".join(f"def h{i}(a,b):\n  return [a,b,{i}]\n\n" for i in range(120))
-    first = formatting.format_python(source, cache=cache)
+    memo, formatter = _memoised(cache)
+    first = _format(source, formatter)
+    memo.save()
     monkeypatch.setattr(formatting, "_black", lambda s: pytest.fail("black ran again"))
-    assert formatting.format_python(source, cache=cache) == first
+    assert _format(source, _memoised(cache)[1]) == first
 
 
 def test_with_other_threads_running_the_worker_is_spawned_not_forked(

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from nb2prod.build import INTERNAL_ERROR, Status, build_notebook
-from nb2prod.config import Config
+from nb2prod.options import BuildOptions
 
 from notebooks import make_notebook
 from test_reader import V3
@@ -127,7 +127,7 @@ def test_damaged_notebooks_never_crash_or_write(data: st.DataObject) -> None:
         notebook = Path(folder) / "damaged_deploy.ipynb"
         notebook.write_bytes(raw)
         out = Path(folder) / "out"
-        result = build_notebook(notebook, Config(out=out, root=Path(folder)))
+        result = build_notebook(notebook, BuildOptions(out=out, root=Path(folder)))
         event(result.status.value)
         for message in result.messages:
             assert "\n" not in message and "\r" not in message, message

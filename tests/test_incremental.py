@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from nb2prod.analysis import facts
-from nb2prod.analysis.facts import cell_key, lookup
+from nb2prod.analysis.facts import Found, examine
 from nb2prod.build import Status, build_notebook
+from nb2prod.caching.codec import decode, encode
+from nb2prod.caching.memo import Memo
 from nb2prod.caching.store import FileCache, Pack, pack, unpack
-from nb2prod.config import Config
 
-from conftest import FIXTURES, WORKING_CASES, MemoryCache, build
+from conftest import FIXTURES, WORKING_CASES, MemoryCache, build, split_options
 from notebooks import write_notebook
 from test_golden import options
 
@@ -33,9 +34,7 @@ CELLS = [
 
 def _files(folder: Path) -> dict[str, str]:
     return {
-        p.relative_to(folder).as_posix(): p.read_text()
-        for p in folder.rglob("*")
-        if p.is_file() and ".nb2prod_cache" not in p.parts
+        p.relative_to(folder).as_posix(): p.read_text() for p in folder.rglob("*") if p.is_file()
     }
 
 
@@ -72,10 +71,14 @@ def test_a_rebuild_after_an_edit_matches_the_golden_files(
     (root / notebook).write_text(json.dumps(data))
     monkeypatch.chdir(root)
     settings = {"name": case, "cache_dir": tmp_path / "cache", **options(FIXTURES / case)}
-    edited = build_notebook(notebook, Config(out=Path("build", "edited"), root=root, **settings))
+    edited = build_notebook(
+        notebook, *split_options(out=Path("build", "edited"), root=root, **settings)
+    )
     assert edited.ok, edited.messages
     (root / notebook).write_bytes(original)
-    result = build_notebook(notebook, Config(out=Path("build", "again"), root=root, **settings))
+    result = build_notebook(
+        notebook, *split_options(out=Path("build", "again"), root=root, **settings)
+    )
     assert result.status is Status.WRITTEN, result.messages
     assert (
         "".join(m + "\n" for m in result.messages) == (FIXTURES / case / "messages.txt").read_text()
@@ -161,12 +164,10 @@ def test_facts_come_back_from_the_cache_as_they_were_gathered() -> None:
         "try:\n    del gone\nexcept NameError as e:\n    pass\n"
         "rows[0] = await fetch()\nrows;"
     )
-    memory = MemoryCache()
-    entry = cell_key(source, strict=True)
-    gathered = lookup(source, entry, memory, strict=True)
+    gathered = examine(source, strict=True)
     assert gathered.parsed is not None and gathered.facts is not None
     assert [note.line for note in gathered.notes] == [1]
-    found = lookup(source, entry, memory, strict=True)
+    found = decode(Found, encode(gathered))
     assert found.parsed is None, "a cell found in the cache is not parsed"
     assert (found.code, found.notes, found.facts) == (
         gathered.code,
@@ -175,23 +176,39 @@ def test_facts_come_back_from_the_cache_as_they_were_gathered() -> None:
     )
 
 
-def test_a_damaged_facts_entry_is_gathered_again() -> None:
-    memory = MemoryCache()
-    entry = cell_key("x = 1", strict=True)
-    memory.put("cell", entry, b'{"code": "x = 1", "facts": [')
-    found = lookup("x = 1", entry, memory, strict=True)
-    assert found.parsed is not None
-    assert facts.decode(memory.entries["cell", entry]).facts == found.facts
+def _examiner(calls: list[str]) -> object:
+    def compute(sources: list[str]) -> list[Found]:
+        calls.extend(sources)
+        return [examine(source, strict=False) for source in sources]
+
+    return compute
+
+
+def test_a_damaged_entry_is_computed_again() -> None:
+    store = MemoryCache()
+    calls: list[str] = []
+    memo = Memo(Pack(store, "p"))
+    first = memo.wrap("cell", _examiner(calls), digest=str, kind=Found)(["x = 1"])  # type: ignore[arg-type]
+    memo.save()
+    damaged = {entry: b'["x = 1", [], [' for entry in unpack(store.get("pack", "p") or b"")}
+    store.put("pack", "p", pack(damaged))
+    again = Memo(Pack(store, "p"))
+    found = again.wrap("cell", _examiner(calls), digest=str, kind=Found)(["x = 1"])  # type: ignore[arg-type]
+    assert calls == ["x = 1", "x = 1"]
+    assert found == first
 
 
 def test_exploration_code_that_does_not_parse_is_remembered() -> None:
-    memory = MemoryCache()
-    entry = cell_key("x = (", strict=False)
-    assert lookup("x = (", entry, memory, strict=False).facts is None
-    assert lookup("x = (", entry, MemoryCache(), strict=False).facts is None
-    assert facts.decode(memory.entries["cell", entry]).facts is None
+    store = MemoryCache()
+    calls: list[str] = []
+    for _ in range(2):
+        memo = Memo(Pack(store, "p"))
+        found = memo.wrap("cell", _examiner(calls), digest=str, kind=Found)(["x = ("])  # type: ignore[arg-type]
+        memo.save()
+        assert found[0] is not None and found[0].facts is None
+    assert calls == ["x = ("], "the second build found it kept"
     with pytest.raises(facts.NotebookError, match="syntax error"):
-        lookup("x = (", cell_key("x = (", strict=True), memory, strict=True)
+        examine("x = (", strict=True)
 
 
 def test_a_build_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from nb2prod.analysis.selection import select
 from nb2prod.errors import NotebookError
 from nb2prod.lift import Plan, lift
-from nb2prod.notebook.cells import select
 from nb2prod.notebook.reader import Cell, Notebook
 
 

@@ -51,7 +51,7 @@ CRASH = textwrap.dedent(
     from pathlib import Path
     import nb2prod.output.writer as writer
     from nb2prod.build import build_notebook
-    from nb2prod.config import Config
+    from nb2prod.options import BuildOptions
 
     point, notebook, out, root = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), sys.argv[4]
 
@@ -75,7 +75,7 @@ CRASH = textwrap.dedent(
             if "-old-" in Path(target).name:
                 die()
         Path.rename = rename_then_die
-    build_notebook(notebook, Config(out=out, root=Path(root)))
+    build_notebook(notebook, BuildOptions(out=out, root=Path(root)))
     """
 )
 
@@ -125,11 +125,11 @@ CONCURRENT = textwrap.dedent(
     import sys
     from pathlib import Path
     from nb2prod.build import build_notebook
-    from nb2prod.config import Config
+    from nb2prod.options import BuildOptions
 
     notebook, out, root = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     for _ in range(2):
-        result = build_notebook(notebook, Config(out=out, name="pkg", root=root))
+        result = build_notebook(notebook, BuildOptions(out=out, name="pkg", root=root))
         assert result.ok, result.messages
     """
 )

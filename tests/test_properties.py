@@ -18,11 +18,15 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from nb2prod.analysis.facts import Found
+from nb2prod.analysis.selection import examine_cells, select
+from nb2prod.build import _cell_digest
+from nb2prod.caching.memo import Memo
+from nb2prod.caching.store import Pack
 from nb2prod.emit import Target
-from nb2prod.emit.module import render
+from nb2prod.emit.module import render, step_codes
 from nb2prod.errors import NotebookError
 from nb2prod.lift import lift
-from nb2prod.notebook.cells import select
 from nb2prod.notebook.reader import Cell, Notebook
 
 from conftest import MemoryCache
@@ -149,11 +153,21 @@ def _notebook(cells: list[str]) -> Notebook:
     return Notebook(tuple(built))
 
 
+def _module(notebook: Notebook, memory: MemoryCache) -> str:
+    """The pipeline module, unformatted, with cells and steps memoised as a build does."""
+    memo = Memo(Pack(memory, "notebook"))
+    examine = memo.wrap("cell", examine_cells, digest=_cell_digest, kind=Found)
+    steps = memo.wrap("step", step_codes, digest=lambda step: step.identity(), kind=str)
+    plan = lift(select(notebook, examine))
+    source = render(plan, Target("generated", "generated.ipynb", "."), steps(plan.steps))  # type: ignore[arg-type]
+    memo.save()
+    return source
+
+
 def _lifted_run(notebook: Notebook) -> Any:
     memory = MemoryCache()
-    target = Target("generated", "generated.ipynb", ".")
-    source = render(lift(select(notebook, memory)), target, memory)
-    again = render(lift(select(notebook, memory)), target, memory)
+    source = _module(notebook, memory)
+    again = _module(notebook, memory)
     assert again == source, "the facts and steps kept in the cache must give the same module"
     namespace: dict[str, Any] = {"__name__": "generated_pipeline"}
     exec(compile(source, "<generated pipeline>", "exec"), namespace)

@@ -12,7 +12,7 @@ from nb2prod.batch import summary
 from nb2prod.build import BuildResult, Status
 from nb2prod.cli import app
 from nb2prod.discovery import find_notebooks
-from nb2prod.settings import SettingsError, load_settings, merged
+from nb2prod.settings import SettingsError, load_settings
 
 from notebooks import write_notebook
 
@@ -87,7 +87,7 @@ def test_noop_rebuild_writes_nothing_and_skips_the_pipeline(
     def fail(*args: object) -> None:
         raise AssertionError("a rebuild with nothing changed must not regenerate")
 
-    monkeypatch.setattr(build_module, "generate", fail)
+    monkeypatch.setattr(build_module, "render_package", fail)
     code, out, _ = invoke("build", "notebooks")
     assert code == 0
     assert "2 notebooks: 2 unchanged" in out
@@ -203,18 +203,23 @@ def test_nearest_pyproject_without_the_table_is_passed_over(folder: Path) -> Non
     (folder / "notebooks" / "pyproject.toml").write_text("[project]\nname = 'x'\n")
     settings = load_settings(folder / "notebooks")
     assert settings.file == folder / "pyproject.toml"
-    assert settings.options["out"] == Path("../dist/pipelines")
+    assert settings.defaults["out"] == Path("../dist/pipelines")
 
 
 @pytest.mark.parametrize(
-    ("given", "expected"),
+    ("arguments", "expected"),
     [
-        pytest.param(set(), "from file", id="file beats default"),
-        pytest.param({"out"}, "command line", id="command line beats file"),
+        pytest.param([], "from_file", id="file beats default"),
+        pytest.param(["--out", "command_line"], "command_line", id="command line beats file"),
     ],
 )
-def test_merged(given: set[str], expected: str) -> None:
-    assert merged({"out": "command line"}, given, {"out": "from file"})["out"] == expected
+def test_settings_are_the_defaults_of_the_options(
+    folder: Path, arguments: list[str], expected: str
+) -> None:
+    (folder / "pyproject.toml").write_text('[tool.nb2prod]\nout = "from_file"\n')
+    code, _, err = invoke("build", "notebooks/churn_deploy.ipynb", *arguments)
+    assert code == 0, err
+    assert (folder / expected / "churn_deploy" / "churn_deploy" / "pipeline.py").exists()
 
 
 def test_summary_counts_by_status() -> None:

@@ -1,29 +1,24 @@
-"""What the lift needs to know of one cell, gathered from its libcst tree and kept by content.
+"""What the lift needs to know of one cell, gathered from its libcst tree.
 
-Parsing is most of the cost of a build, so the facts of a cell (its code cleaned of IPython
-syntax, the flow of each top-level statement, the statements it splits into once its imports
-are hoisted, the definitions and constants among them) are kept in the cache under the cell's
-source. A rebuild parses only the cells that changed; a cached cell's tree is parsed again only
-when its code has to be emitted anew. Everything here is a pure function of the source, so the
-facts of a cell are the same whether they were gathered now or read back.
+A cell's facts are its code cleaned of IPython syntax, the flow of each top-level statement,
+the statements it splits into once its imports are hoisted, and the definitions and constants
+among them. Everything here is a pure function of the cell's source and plain data, so the
+orchestration can keep the facts between builds (parsing is most of a build's cost) and a
+cell whose facts were kept is parsed again only when its code has to be emitted anew.
 """
 
 from __future__ import annotations
 
 import ast
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
 from nb2prod.analysis.flow import Flow, analyse_statement
 from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.literals import literal_value
 from nb2prod.notebook.magics import clean_cell
-
-if TYPE_CHECKING:
-    from nb2prod.caching.store import Cache
 
 # Names IPython provides in a notebook that the module must provide itself.
 DISPLAY = "display"
@@ -31,15 +26,14 @@ DISPLAY = "display"
 RUN = "run"
 _IPYTHON_DISPLAY_MODULES = ("IPython.display", "IPython.core.display")
 _EMPTY = cst.Module([])
-_KIND = "cell"
 
 
 @dataclass(frozen=True)
 class ImportLine:
     """A hoisted import as one line of code, with the names it binds.
 
-    `node` is the line's tree when it was built in this run; a line read from the cache is
-    parsed again only if its tree is asked for.
+    `node` is the line's tree when it was built in this run; a line read back from stored
+    facts is parsed again only if its tree is asked for.
     """
 
     code: str
@@ -258,11 +252,8 @@ def constant_name(node: cst.BaseStatement) -> str | None:
         return None
     if not isinstance(target, cst.Name) or not isinstance(value, _LITERAL_NODES):
         return None
-    try:
-        literal = ast.literal_eval(_EMPTY.code_for_node(value).strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
-    return target.value if immutable(literal) else None
+    found, literal = literal_value(_EMPTY.code_for_node(value))
+    return target.value if found and immutable(literal) else None
 
 
 def immutable(value: object) -> bool:
@@ -297,119 +288,32 @@ def _ends_with_semicolon(tree: cst.Module) -> bool:
     return isinstance(last.semicolon, cst.Semicolon)
 
 
-# --- keeping -----------------------------------------------------------------------------
+# --- a whole cell ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Found:
     """A cell's cleaned code, what cleaning it said, and its facts: None when the code does
-    not parse and the cell is unmarked. `parsed` is the tree when the facts were gathered now."""
+    not parse and the cell is unmarked. `parsed` is the tree the facts were gathered from;
+    it is derived, not part of the value (a stored Found comes back without it)."""
 
     code: str
     notes: tuple[Diagnostic, ...]
     facts: CellFacts | None
-    parsed: Parsed | None = None
+    parsed: Parsed | None = field(default=None, compare=False, repr=False)
 
 
-def cell_key(source: str, *, strict: bool) -> str:
-    """The cache key of a cell's facts, which also names its code in other keys."""
-    from nb2prod.caching.store import key
+def examine(source: str, *, strict: bool) -> Found:
+    """A cell's source (its comment marks blanked) cleaned of IPython syntax, with its facts.
 
-    return key(_KIND, source, "strict" if strict else "lenient")
-
-
-def lookup(source: str, entry: str, cache: Cache, *, strict: bool) -> Found:
-    """The facts of a cell's source (its comment marks blanked), from the cache or gathered
-    and kept. `strict` cells (marked ones) must clean and parse, else NotebookError. A damaged
-    entry is gathered again."""
-    payload = cache.get(_KIND, entry)
-    if payload is not None:
-        try:
-            found = decode(payload)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError):
-            pass  # damaged: gathered and kept again
-        else:
-            if found.facts is not None or not strict:
-                return found
+    `strict` cells (marked ones) must clean and parse, else NotebookError; an exploration cell
+    that does not parse has no facts, as it cannot hide state the pipeline lifts.
+    """
     cleaned = clean_cell(source, strict=strict)
     try:
         facts, parsed = gather(cleaned.code)
     except NotebookError:
         if strict:
             raise
-        facts, parsed = None, None  # exploration code that does not parse
-    found = Found(cleaned.code, cleaned.warnings, facts, parsed)
-    cache.put(_KIND, entry, encode(found))
-    return found
-
-
-def encode(found: Found) -> bytes:
-    """What lookup found, as a cache payload (JSON)."""
-    facts = found.facts
-    data = {
-        "code": found.code,
-        "notes": [[note.message, note.line, note.warning] for note in found.notes],
-        "facts": None
-        if facts is None
-        else {
-            "flows": [_flow_data(flow) for flow in facts.flows],
-            "pieces": [_piece_data(piece) for piece in facts.pieces],
-            "imports": [[line.code, line.writes, line.star] for line in facts.imports],
-            "suppressed": facts.suppressed,
-        },
-    }
-    return json.dumps(data, separators=(",", ":")).encode("utf-8")
-
-
-def decode(payload: bytes) -> Found:
-    """What encode stored; raises on anything else."""
-    data = json.loads(payload)
-    notes = tuple(Diagnostic(str(m), None, line, bool(w)) for m, line, w in data["notes"])
-    return Found(str(data["code"]), notes, _facts(data["facts"]))
-
-
-def _facts(data: dict[str, Any] | None) -> CellFacts | None:
-    if data is None:
-        return None
-    pieces = tuple(
-        Piece(int(p), int(o), bool(last), _flow(f), name, constant, code, marked)
-        for p, o, last, f, name, constant, code, marked in data["pieces"]
-    )
-    imports = tuple(
-        ImportLine(str(code), tuple(writes), tuple(star)) for code, writes, star in data["imports"]
-    )
-    flows = tuple(_flow(flow) for flow in data["flows"])
-    return CellFacts(flows, pieces, imports, bool(data["suppressed"]))
-
-
-def _piece_data(p: Piece) -> list[Any]:
-    return [p.position, p.offset, p.last, _flow_data(p.flow), p.name, p.constant, p.code, p.marked]
-
-
-def _flow_data(flow: Flow) -> list[Any]:
-    return [
-        flow.reads,
-        flow.writes,
-        sorted(flow.must),
-        sorted(flow.unbinds),
-        sorted(flow.deferred),
-        sorted(flow.mutates),
-        flow.star_imports,
-        sorted(flow.global_writes),
-        flow.awaits,
-    ]
-
-
-def _flow(data: list[Any]) -> Flow:
-    reads, writes, must, unbinds, deferred, mutates, star, global_writes, awaits = data
-    return Flow(
-        reads=tuple(reads),
-        writes=tuple(writes),
-        must=frozenset(must),
-        unbinds=frozenset(unbinds),
-        deferred=frozenset(deferred),
-        mutates=frozenset(mutates),
-        star_imports=tuple(star),
-        global_writes=frozenset(global_writes),
-        awaits=bool(awaits),
-    )
+        return Found(cleaned.code, cleaned.warnings, None)
+    return Found(cleaned.code, cleaned.warnings, facts, parsed)

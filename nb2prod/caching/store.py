@@ -1,30 +1,27 @@
-"""A persistent cache of build results keyed by content and nb2prod's version (file I/O only).
+"""Where build results are kept between runs: files keyed by content and nb2prod's version.
 
 Entries live under the user's cache folder (`NB2PROD_CACHE_DIR` or `--cache-dir` override it),
 one file per entry, named by the SHA-256 of what produced it. Each file starts with the digest of
 its payload, so a damaged or truncated entry is ignored and rewritten; entries are written to a
 temporary file and renamed into place, so two builds running at once never see half an entry.
 
-What a notebook's build makes (the facts of each cell, the code of each step, each formatted
-section, and the whole result) is many small entries, so they travel together: a `Pack` is one
-entry holding those of the notebook's last build, read once at the start of a build and
-replaced at its end.
+What the stages of a notebook's build make (the facts of each cell, the code of each step,
+each formatted chunk) is many small entries, so they travel together: a `Pack` is one entry
+holding those of the notebook's last build, read once at the start of a build and replaced at
+its end.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 from nb2prod import __version__
-from nb2prod.errors import Diagnostic
 
 ENV_VAR = "NB2PROD_CACHE_DIR"
 _DIGEST_BYTES = 32
@@ -101,7 +98,7 @@ class Pack:
         self.added = False
 
     def get(self, kind: str, key: str) -> bytes | None:
-        payload = self.old.get((kind, key))
+        payload = self.kept.get((kind, key)) or self.old.get((kind, key))
         if payload is not None:
             self.kept[kind, key] = payload
         return payload
@@ -196,20 +193,3 @@ def open_cache(folder: Path | None, *, enabled: bool = True) -> Cache:
     if not enabled:
         return NoCache()
     return FileCache(folder if folder is not None else default_folder())
-
-
-def encode_result(files: dict[str, str], warnings: Sequence[Diagnostic]) -> bytes:
-    """A build's generated files and warnings as a cache payload."""
-    notes = [[d.message, d.cell, d.line, d.warning] for d in warnings]
-    return json.dumps({"files": files, "warnings": notes}).encode("utf-8")
-
-
-def decode_result(payload: bytes) -> tuple[dict[str, str], list[Diagnostic]] | None:
-    """What encode_result stored, or None when the payload is not what it wrote."""
-    try:
-        data = json.loads(payload)
-        files = {str(rel): str(text) for rel, text in data["files"].items()}
-        notes = [Diagnostic(str(m), c, line, bool(w)) for m, c, line, w in data["warnings"]]
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-    return files, notes

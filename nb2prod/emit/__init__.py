@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nb2prod.lift import Plan
-
 if TYPE_CHECKING:
-    from nb2prod.caching.store import Cache
+    from nb2prod.lift import Plan, Step
+
+StepCodes = Callable[[Sequence["Step"]], Sequence[str | None]]
 
 
 @dataclass(frozen=True)
@@ -26,17 +27,19 @@ class Target:
         return self.package.replace("_", "-")
 
 
-def emit_package(plan: Plan, target: Target, cache: Cache | None = None) -> dict[str, str]:
+def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None) -> dict[str, str]:
     """Every generated file of the package, by path relative to the package folder, unformatted.
 
-    `cache` keeps the code of each step function between builds.
+    `step_codes` gives the code of a batch of step functions (by default `module.step_codes`).
     """
     from nb2prod.emit import cli_app, module, package, pyproject, testfile
 
     pkg = target.package
+    codes = (step_codes or module.step_codes)(plan.steps)
+    assert all(code is not None for code in codes)
     files = {
         f"{pkg}/__init__.py": package.render(plan, target),
-        f"{pkg}/pipeline.py": module.render(plan, target, cache),
+        f"{pkg}/pipeline.py": module.render(plan, target, [c for c in codes if c is not None]),
         f"{pkg}/__main__.py": cli_app.render(plan, target),
         f"tests/test_{pkg}.py": testfile.render(plan, target),
         "pyproject.toml": pyproject.render(plan, target),

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from nb2prod.emit import Target
 from nb2prod.emit.module import annotation_of
-from nb2prod.emit.text import docstring, join_sections, literal, one_line
+from nb2prod.emit.text import docstring, join_sections, literal
+from nb2prod.errors import one_line
 from nb2prod.lift import Parameter, Plan
 from nb2prod.naming import NameAllocator
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from nb2prod.emit import Target
 from nb2prod.emit.api import ApiField, api_fields, json_default, schema_type
 from nb2prod.emit.cli_app import option_kind
-from nb2prod.emit.text import docstring, join_sections, literal, one_line
+from nb2prod.emit.text import docstring, join_sections, literal
+from nb2prod.errors import one_line
 from nb2prod.lift import Plan
 
 # A JSON value of the wrong type for each simple parameter kind, for the 422 test.

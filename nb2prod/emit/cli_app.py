@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nb2prod.emit import Target
-from nb2prod.emit.text import docstring, join_sections, literal, one_line
+from nb2prod.emit.text import docstring, join_sections, literal
+from nb2prod.errors import one_line
 from nb2prod.lift import Parameter, Plan
 
 _SIMPLE = {"int", "float", "str", "bool"}

@@ -8,7 +8,7 @@ from nb2prod.emit.text import literal
 from nb2prod.lift import Plan
 
 # A default repr names a memory address, which no later run reproduces.
-_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]+")
+MEMORY_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]+")
 
 
 def render(plan: Plan) -> str:
@@ -22,7 +22,7 @@ def render(plan: Plan) -> str:
             "# saved without running it, or it showed only rich output such as images or HTML,\n"
             "# which is not compared).\n"
         )
-    if _ADDRESS.search(plan.result_text):
+    if MEMORY_ADDRESS.search(plan.result_text):
         return (
             f"# No golden test: cell {cell}'s recorded result names a memory address, which no\n"
             "# other run reproduces.\n"

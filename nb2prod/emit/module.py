@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import libcst as cst
 
-from nb2prod.caching.store import Cache, NoCache, key
 from nb2prod.emit import Target
-from nb2prod.emit.text import code, docstring, join_sections, one_line
+from nb2prod.emit.text import code, docstring, join_sections
+from nb2prod.errors import one_line
 from nb2prod.lift import Parameter, Plan, Step, with_cell_marker
 
 DISPLAY_FALLBACK = '''
@@ -18,9 +18,9 @@ def display(*objs, **kwargs):
 '''
 
 
-def render(plan: Plan, target: Target, cache: Cache | None = None) -> str:
-    """The source of `<package>/pipeline.py`, before formatting; steps come from `cache` when
-    it keeps them."""
+def render(plan: Plan, target: Target, steps: Sequence[str]) -> str:
+    """The source of `<package>/pipeline.py`, before formatting, with `steps` the code of the
+    plan's step functions (`step_codes` of them)."""
     module_doc = docstring(f"Pipeline lifted from {target.source} by nb2prod.")
     imports = [*plan.imports]
     if plan.is_async and not any(code(i).strip() == "import asyncio" for i in imports):
@@ -30,7 +30,7 @@ def render(plan: Plan, target: Target, cache: Cache | None = None) -> str:
         "".join(code(statement) for statement in imports),
         DISPLAY_FALLBACK if plan.needs_display else "",
         _definitions(plan),
-        *(_step(step, cache or NoCache()) for step in plan.steps),
+        *steps,
         run_function(plan, target),
     )
 
@@ -45,29 +45,13 @@ def _definitions(plan: Plan) -> str:
     return "\n\n".join(part.strip("\n") for part in parts)
 
 
-def _step(step: Step, cache: Cache) -> str:
-    """A step function's code, kept under what determines it: a rebuild emits anew (and parses
-    the cells of) only the steps whose cells changed."""
-    entry = key("step", repr(_identity(step)))
-    found = cache.get("step", entry)
-    if found is not None:
-        try:
-            return found.decode("utf-8")
-        except UnicodeDecodeError:
-            pass  # damaged: emitted and kept again
-    text = _step_code(step)
-    cache.put("step", entry, text.encode("utf-8"))
-    return text
+def step_codes(steps: Sequence[Step]) -> list[str]:
+    """The code of each step function, before formatting."""
+    return [step_code(step) for step in steps]
 
 
-def _identity(step: Step) -> tuple[object, ...]:
-    result = code(step.result) if step.result is not None else None
-    body = tuple((s.cell, s.identity, m) for s, m in zip(step.body, step.marked, strict=True))
-    fields = (step.name, step.cells, step.heading, step.params, step.returns, step.is_async)
-    return (*fields, step.result_cell, result, body)
-
-
-def _step_code(step: Step) -> str:
+def step_code(step: Step) -> str:
+    """A step function's code, before formatting."""
     doc = cst.SimpleStatementLine([cst.Expr(cst.SimpleString(docstring(step_docstring(step))))])
     body: list[cst.BaseStatement] = [doc, *step.nodes()]
     value = _return_value(step)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from nb2prod.emit import Target
-from nb2prod.emit.requirements import requirements
+from nb2prod.emit.requirements import normalise, requirements
 from nb2prod.emit.text import toml_string
 from nb2prod.lift import Plan
-from nb2prod.versions import normalise
 
 RUNTIME = ("typer>=0.9",)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable
 from functools import lru_cache
@@ -53,6 +54,11 @@ KNOWN_DISTRIBUTIONS = {
     "geopandas": "geopandas",
 }
 _EMPTY = cst.Module([])
+
+
+def normalise(name: str) -> str:
+    """A distribution name as PyPI compares it (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def imported_modules(statements: Iterable[cst.SimpleStatementLine]) -> list[str]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
+from typing import TYPE_CHECKING
 
-import libcst as cst
+from nb2prod.errors import one_line
 
-_EMPTY = cst.Module([])
+if TYPE_CHECKING:
+    import libcst as cst
 
 
 def literal(text: str) -> str:
@@ -27,17 +30,20 @@ def toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def one_line(text: str, limit: int = 120) -> str:
-    """Text folded onto one printable line, fit for a comment or a docstring."""
-    folded = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return folded if len(folded) <= limit else folded[: limit - 3] + "..."
-
-
 def code(node: cst.CSTNode) -> str:
     """The source of a libcst node."""
-    return _EMPTY.code_for_node(node)
+    return _empty_module().code_for_node(node)
+
+
+@functools.cache
+def _empty_module() -> cst.Module:
+    # imported here: the writer and the formatter use this module's text helpers without libcst
+    import libcst
+
+    return libcst.Module([])
 
 
 def join_sections(*sections: str) -> str:
-    """Sections of a module separated by two blank lines; empty ones left out."""
+    """Sections of a module separated by two blank lines, as black separates top-level
+    definitions; empty ones left out."""
     return "\n\n\n".join(s.strip("\n") for s in sections if s.strip()) + "\n"

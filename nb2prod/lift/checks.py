@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from nb2prod.analysis.flow import sequence
+from nb2prod.analysis.selection import Selection, statement_lines
 from nb2prod.errors import Diagnostic, NotebookError, warning
 from nb2prod.lift.statements import Statement, StepCells, bound_by, bound_by_reads
 from nb2prod.naming import BUILTINS
-from nb2prod.notebook.cells import Role, Selection, statement_lines
+from nb2prod.notebook.cells import Role
 
 
 def check_names(

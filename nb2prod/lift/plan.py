@@ -8,7 +8,6 @@ semantics of running the cells in order, expressed as plain function calls.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -16,6 +15,8 @@ import libcst as cst
 
 from nb2prod.analysis.facts import DISPLAY, RUN, Piece, immutable, strip_semicolon
 from nb2prod.analysis.flow import Flow, analyse_statement, sequence
+from nb2prod.analysis.selection import CodeCell, Selection
+from nb2prod.analysis.selection import statement_lines as statement_lines
 from nb2prod.errors import Diagnostic, NotebookError
 from nb2prod.lift import checks, placement
 from nb2prod.lift.statements import (
@@ -27,9 +28,9 @@ from nb2prod.lift.statements import (
     names_read,
     without_imports,
 )
+from nb2prod.literals import literal_value
 from nb2prod.naming import NameAllocator, snake_case
-from nb2prod.notebook.cells import CodeCell, Heading, Role, Selection
-from nb2prod.notebook.cells import statement_lines as statement_lines
+from nb2prod.notebook.cells import Heading, Role
 
 _EMPTY = cst.Module([])
 
@@ -68,6 +69,14 @@ class Step:
     result: cst.BaseExpression | None = None
     result_cell: int | None = None
     is_async: bool = False
+
+    def identity(self) -> str:
+        """Everything the step's code depends on, as text, without parsing any cell: each
+        statement of a cell is named by the digest of its cell's code and its place there."""
+        result = _EMPTY.code_for_node(self.result) if self.result is not None else None
+        body = tuple((s.cell, s.identity, m) for s, m in zip(self.body, self.marked, strict=True))
+        fields = (self.name, self.cells, self.heading, self.params, self.returns, self.is_async)
+        return repr((*fields, self.result_cell, result, body))
 
     def nodes(self) -> list[cst.BaseStatement]:
         """The body's statements, each cell's first under its `# cell N` comment."""
@@ -228,12 +237,11 @@ def _parameter_assignment(
 
 
 def _parameter(name: str, value: cst.BaseExpression, cell: int) -> Parameter:
-    code = _EMPTY.code_for_node(value)
-    try:
-        literal = ast.literal_eval(code.strip())
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return Parameter(name, code.strip(), cell, path_type=_path_type(value))
-    return Parameter(name, code.strip(), cell, value=literal, literal=True)
+    code = _EMPTY.code_for_node(value).strip()
+    found, literal = literal_value(code)
+    if not found:
+        return Parameter(name, code, cell, path_type=_path_type(value))
+    return Parameter(name, code, cell, value=literal, literal=True)
 
 
 # --- the result ----------------------------------------------------------------------------

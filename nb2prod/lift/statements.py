@@ -14,7 +14,7 @@ import libcst as cst
 
 from nb2prod.analysis.facts import ImportLine, Piece, hoist, import_line, piece_of
 from nb2prod.analysis.flow import Flow, sequence
-from nb2prod.notebook.cells import CodeCell, statement_lines
+from nb2prod.analysis.selection import CodeCell, statement_lines
 
 _EMPTY = cst.Module([])
 

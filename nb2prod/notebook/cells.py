@@ -1,27 +1,21 @@
-"""Pick the parameters, deploy and test cells from a notebook, with their marks and headings.
+"""The marks of a notebook's code cells: their roles, step names and headings.
 
 Marks come as Jupyter tags (`deploy`, `parameters`, `test`, `step:NAME`) or as `#| ...` lines at
-the top of a cell; comment marks are blanked so the cell keeps its line numbers. Each selected
-cell is cleaned of IPython syntax and its facts gathered (or found in the cache), and errors
-carry the cell and line.
+the top of a cell; comment marks are blanked so the cell keeps its line numbers.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from functools import cached_property
 from typing import TYPE_CHECKING
 
-import libcst as cst
-
-from nb2prod.analysis.facts import CellFacts, Parsed, cell_key, lookup, parse
-from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.errors import NotebookError
 from nb2prod.notebook.reader import Cell, Notebook
 
 if TYPE_CHECKING:
-    from nb2prod.caching.store import Cache
+    pass
 
 
 class Role(Enum):
@@ -39,55 +33,6 @@ class Heading:
 
     cell: int
     text: str
-
-
-@dataclass(frozen=True)
-class CodeCell:
-    """A code cell ready for analysis: cleaned, with its marks and facts.
-
-    `key` names the source the code was cleaned from (the cache key of its facts). `parsed`
-    is the tree the facts were gathered from; a cell whose facts came from the cache is parsed
-    only when something asks for its tree.
-    """
-
-    index: int
-    role: Role
-    code: str
-    key: str
-    facts: CellFacts
-    step: str | None = None
-    heading: Heading | None = None
-    result_text: str | None = None
-    parsed: Parsed | None = field(default=None, compare=False, repr=False)
-
-    @property
-    def suppressed(self) -> bool:
-        return self.facts.suppressed
-
-    @property
-    def tree(self) -> cst.Module:
-        return self._parsed.tree
-
-    @property
-    def nodes(self) -> dict[tuple[int, int], cst.BaseStatement]:
-        """The statements of the facts' pieces, by (position, offset)."""
-        return self._parsed.nodes
-
-    @cached_property
-    def _parsed(self) -> Parsed:
-        return self.parsed if self.parsed is not None else parse(self.code)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The notebook's code cells by role, in notebook order, and the warnings found."""
-
-    cells: tuple[CodeCell, ...]
-    warnings: tuple[Diagnostic, ...] = ()
-    title: str | None = None
-
-    def with_role(self, *roles: Role) -> tuple[CodeCell, ...]:
-        return tuple(cell for cell in self.cells if cell.role in roles)
 
 
 @dataclass(frozen=True)
@@ -139,17 +84,38 @@ def _mark(name: str, value: str | None) -> tuple[Role | None, str | None]:
     return roles.get(name), None
 
 
-def select(notebook: Notebook, cache: Cache | None = None) -> Selection:
-    """Every code cell with its role, cleaned of IPython syntax, and its facts (from `cache`
-    when they are kept there, else by parsing it).
+@dataclass(frozen=True)
+class MarkedCell:
+    """A code cell with its role and marks; `source` has its comment marks blanked, so the
+    cell keeps its line numbers."""
 
-    Raises NotebookError for a marked cell that cannot be lifted.
+    index: int
+    role: Role
+    source: str
+    step: str | None = None
+    heading: Heading | None = None
+    result_text: str | None = None
+
+    @property
+    def strict(self) -> bool:
+        """Marked cells must be liftable; exploration cells may hold anything."""
+        return self.role is not Role.UNMARKED
+
+
+@dataclass(frozen=True)
+class MarkedNotebook:
+    """A notebook's code cells with their marks, in order, and its title (first heading)."""
+
+    cells: tuple[MarkedCell, ...]
+    title: str | None = None
+
+
+def mark(notebook: Notebook) -> MarkedNotebook:
+    """Every code cell with its role, step name and the heading it sits under.
+
+    Raises NotebookError for a cell whose marks contradict each other.
     """
-    from nb2prod.caching.store import NoCache
-
-    cache = cache or NoCache()
-    cells: list[CodeCell] = []
-    notes: list[Diagnostic] = []
+    cells: list[MarkedCell] = []
     heading: Heading | None = None
     title: str | None = None
     for cell in notebook.cells:
@@ -158,37 +124,12 @@ def select(notebook: Notebook, cache: Cache | None = None) -> Selection:
             heading = Heading(cell.index, text) if text is not None else heading
             title = title or first_heading(cell.source)
         elif cell.kind == "code":
-            parsed = _code_cell(cell, heading, notes, cache)
-            if parsed is not None:
-                cells.append(parsed)
-    return Selection(tuple(cells), tuple(notes), title)
-
-
-def _code_cell(
-    cell: Cell, heading: Heading | None, notes: list[Diagnostic], cache: Cache
-) -> CodeCell | None:
-    marks = read_marks(cell)
-    role = _role(cell.index, marks.roles)
-    strict = role is not Role.UNMARKED
-    key = cell_key(marks.source, strict=strict)
-    try:
-        found = lookup(marks.source, key, cache, strict=strict)
-    except NotebookError as exc:
-        raise exc.in_cell(cell.index) from None
-    notes.extend(note.in_cell(cell.index) for note in found.notes)
-    if found.facts is None:
-        return None  # exploration code that does not parse cannot hide state we lift
-    return CodeCell(
-        index=cell.index,
-        role=role,
-        code=found.code,
-        key=key,
-        facts=found.facts,
-        step=marks.step,
-        heading=heading,
-        result_text=cell.result_text,
-        parsed=found.parsed,
-    )
+            marks = read_marks(cell)
+            role = _role(cell.index, marks.roles)
+            cells.append(
+                MarkedCell(cell.index, role, marks.source, marks.step, heading, cell.result_text)
+            )
+    return MarkedNotebook(tuple(cells), title)
 
 
 def _role(index: int, roles: frozenset[Role]) -> Role:
@@ -233,15 +174,3 @@ def _headings(markdown: str) -> list[str]:
                 found.append(previous.strip())
         previous = "" if fenced else line
     return found
-
-
-def statement_lines(module: cst.Module) -> list[int]:
-    """The line, within the cell, on which each top-level statement starts."""
-    line = 1 + len(module.header)
-    starts = []
-    for statement in module.body:
-        line += len(statement.leading_lines)
-        starts.append(line)
-        bare = statement.with_changes(leading_lines=())
-        line += cst.Module([]).code_for_node(bare).count("\n")
-    return starts

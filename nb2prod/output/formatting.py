@@ -1,10 +1,12 @@
 """Format generated Python with black and check that it parses (the only black import).
 
-Black's cost grows faster than the size of the code, so a large module is cut into sections at
-its top-level functions and classes, each section is formatted on its own (the two cores share
-the work when there is enough of it, and a cache keeps each section's result between builds),
-and the sections are joined with the two blank lines black puts around top-level definitions.
-A rebuild finds the formatted chunks between steps in the cache without parsing the module.
+Black's cost grows faster than the size of the code, so a large module is cut, without parsing
+it, into chunks before each step function and run(); each chunk is cut into sections at its
+top-level functions and classes, each section is formatted on its own (the two cores share the
+work when there is enough of it), and the sections are joined with the two blank lines black
+puts around top-level definitions. The result is black's formatting of the whole module. Every
+function here is pure: the orchestration keeps formatted chunks between builds by handing
+`format_files` a memoised chunk formatter.
 """
 
 from __future__ import annotations
@@ -17,12 +19,11 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from nb2prod.caching.store import Cache, NoCache, key
+from nb2prod.emit.text import join_sections
 from nb2prod.errors import NotebookError
 
 if TYPE_CHECKING:
@@ -36,29 +37,38 @@ _MAGIC_COMMA = re.compile(r",[ \t]*(?:#[^\n]*)?\n[ \t]*[)\]}]")  # a comma endin
 PARALLEL_MIN_LINES = 600  # below this, starting a second process costs more than it saves
 
 
-def format_python(source: str, *, check_stable: bool = False, cache: Cache | None = None) -> str:
+ChunkFormatter = Callable[[Sequence[str]], Sequence["str | None"]]
+
+
+def format_python(source: str) -> str:
     """black-format generated code; raise NotebookError if nb2prod generated invalid code."""
-    return format_files({"module.py": source}, check_stable=check_stable, cache=cache)["module.py"]
+    return format_files({"module.py": source})["module.py"]
 
 
 def format_files(
     files: dict[str, str],
     *,
-    check_stable: bool = False,
-    cache: Cache | None = None,
     worker: Worker | None = None,
+    format_chunks: ChunkFormatter | None = None,
 ) -> dict[str, str]:
-    """Every `.py` file formatted, other files as they are; the sections of all files are
-    formatted in one batch so that the second process gets its share of the work."""
-    cache = cache or NoCache()
-    units = {path: _units(text, cache) for path, text in files.items() if path.endswith(".py")}
-    flat = [piece for parts in units.values() for unit in parts for piece in unit.pieces]
+    """Every `.py` file formatted, other files as they are.
+
+    Each file is cut into chunks without parsing it (`chunks`), and all chunks of all files go
+    to `format_chunks` in one batch (by default `formatted_chunks` with `worker`), so that a
+    second process gets its share of the work. A file with a chunk that does not stand on its
+    own (a cut inside a string) is formatted whole instead.
+    """
+    formatter = format_chunks or functools.partial(formatted_chunks, worker=worker)
+    parts = {path: chunks(text) for path, text in files.items() if path.endswith(".py")}
+    unique = list(dict.fromkeys(chunk for found in parts.values() for chunk in found))
     result = dict(files)
     try:
-        formatted = iter(format_sections(flat, cache, worker))
-        for path, parts in units.items():
-            result[path] = join_sections([unit.formatted(formatted, cache) for unit in parts])
-            _check(result[path], check_stable)
+        done = dict(zip(unique, formatter(unique), strict=True))
+        for path, found in parts.items():
+            pieces = [done[chunk] for chunk in found]
+            if any(piece is None for piece in pieces):
+                pieces = [_joined(format_batch(_pieces(files[path]), worker))]
+            result[path] = _joined([piece for piece in pieces if piece is not None])
     except (SyntaxError, ValueError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise NotebookError(
@@ -68,56 +78,45 @@ def format_files(
     return result
 
 
-@dataclass
-class _Unit:
-    """Part of a file formatted as a whole: known from the cache, or cut into `pieces`.
+def formatted_chunks(texts: Sequence[str], worker: Worker | None = None) -> list[str | None]:
+    """Each chunk black-formatted on its own; None for one that does not parse on its own.
 
-    `entry` is the cache key of a chunk of a large module, whose formatted text is kept.
+    A chunk is cut into sections at its top-level definitions (black's cost grows faster than
+    the code), and the sections of all chunks are formatted in one batch.
     """
-
-    pieces: list[str]
-    known: str | None = None
-    entry: str | None = None
-
-    def formatted(self, done: Iterator[str], cache: Cache) -> str:
-        """The unit formatted, its pieces taken in order from `done`."""
-        if self.known is None:
-            self.known = join_sections([next(done) for _ in self.pieces])
-            if self.entry is not None:
-                cache.put(_CHUNK, self.entry, self.known.encode("utf-8"))
-        return self.known
+    cut = [_sections_of(text) for text in texts]
+    flat = [section for sections in cut if sections is not None for section in sections]
+    formatted = iter(format_batch(flat, worker))
+    return [
+        None if sections is None else _joined([next(formatted) for _ in sections])
+        for sections in cut
+    ]
 
 
-_CHUNK = "chunk"
+def _joined(sections: Sequence[str]) -> str:
+    return join_sections(*sections)
 
 
-def _units(source: str, cache: Cache) -> list[_Unit]:
-    """A small module as one piece; a large one in chunks (each known, or cut into sections).
-
-    Cutting a large module into sections parses it whole, which costs as much as formatting a
-    changed step: so it is cut first, without parsing, before each step and run(), and only the
-    chunks not seen before are parsed and cut further. The sections are the same either way.
-    """
-    if source.count("\n") < SECTION_MIN_LINES:
-        return [_Unit([source])]
-    units = []
-    for chunk in chunks(source):
-        entry = key(_CHUNK, _black_version(), str(LINE_LENGTH), chunk)
-        known = _cached(cache, _CHUNK, entry)
-        if known is not None:
-            units.append(_Unit([], known))
-            continue
-        sections = split_sections(chunk)
-        if sections is None:  # a cut inside a string, or code black will refuse: cut it whole
-            return [_Unit(_pieces(source))]
-        units.append(_Unit(sections, entry=entry))
-    return units
+def _sections_of(chunk: str) -> list[str] | None:
+    """A chunk's sections (a small one is one section); None when it does not parse alone."""
+    try:
+        body = ast.parse(chunk).body
+    except SyntaxError:
+        return None
+    if chunk.count("\n") < SECTION_MIN_LINES:
+        return [chunk]
+    return _cut(chunk, body)
 
 
 def _pieces(source: str) -> list[str]:
-    """A module's sections; one that does not parse, whole."""
+    """A module's sections; one that does not parse, whole (black then says why)."""
     sections = split_sections(source)
     return sections if sections is not None else [source]
+
+
+def style_key() -> str:
+    """What the formatting of a text depends on besides the text: black's version and mode."""
+    return f"black {_black_version()} line-length {LINE_LENGTH}"
 
 
 _CHUNK_START = re.compile(r"\n\n\n(?=(?:async )?def )")
@@ -125,19 +124,15 @@ _CHUNK_START = re.compile(r"\n\n\n(?=(?:async )?def )")
 
 def chunks(source: str) -> list[str]:
     """`source` cut, without parsing it, where a def starts a line after two blank lines, as
-    the steps and run() of a generated module do.
+    the steps and run() of a generated module do; a small module stays whole.
 
     Every chunk that parses on its own ends outside any string or bracket, so the next one
     starts a statement: when all of them parse, the chunks' sections are the module's.
     """
+    if source.count("\n") < SECTION_MIN_LINES:
+        return [source]
     cuts = [0, *(match.start() + 3 for match in _CHUNK_START.finditer(source)), len(source)]
     return [source[a:b] for a, b in itertools.pairwise(cuts)]
-
-
-def _check(formatted: str, check_stable: bool) -> None:
-    """When asked, black leaves the output as it is (each section was parsed when formatted)."""
-    if check_stable and _black(formatted) != formatted:
-        raise ValueError("formatting it twice changed it")
 
 
 def _black_module() -> ModuleType:
@@ -178,6 +173,10 @@ def split_sections(source: str) -> list[str] | None:
         body = ast.parse(source).body
     except SyntaxError:
         return None
+    return _cut(source, body)
+
+
+def _cut(source: str, body: Sequence[ast.stmt]) -> list[str]:
     lines = source.splitlines(keepends=True)
     cuts = [0]
     for previous, statement in itertools.pairwise(body):
@@ -214,25 +213,6 @@ def _start_line(statement: ast.stmt, floor: int, lines: Sequence[str]) -> int | 
 
 def _decorators(statement: ast.stmt) -> list[ast.expr]:
     return list(getattr(statement, "decorator_list", []))
-
-
-def join_sections(sections: Sequence[str]) -> str:
-    """Formatted sections joined by the two blank lines black keeps around definitions."""
-    return "\n\n".join(section for section in sections if section.strip())
-
-
-def format_sections(
-    sections: Sequence[str], cache: Cache, worker: Worker | None = None
-) -> list[str]:
-    """Each section black-formatted: from the cache, else here and in a second process."""
-    keys = [_section_key(section) for section in sections]
-    results: list[str | None] = [_cached(cache, "black", k) for k in keys]
-    missing = [i for i, found in enumerate(results) if found is None]
-    texts = [sections[i] for i in missing]
-    for i, formatted in zip(missing, _format_batches(texts, worker), strict=True):
-        results[i] = formatted
-        cache.put("black", keys[i], formatted.encode("utf-8"))
-    return [r for r in results if r is not None]
 
 
 class Worker:
@@ -274,39 +254,25 @@ def _black_version() -> str:
     return version("black")
 
 
-def _section_key(section: str) -> str:
-    return key("black", _black_version(), str(LINE_LENGTH), section)
-
-
-def _cached(cache: Cache, kind: str, entry: str) -> str | None:
-    payload = cache.get(kind, entry)
-    if payload is None:
-        return None
-    try:
-        return payload.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _format_batches(texts: list[str], worker: Worker | None) -> list[str]:
+def format_batch(texts: Sequence[str], worker: Worker | None = None) -> list[str]:
     """Format `texts`: small batches in the worker when there is one, large ones split in two."""
     total = sum(text.count("\n") for text in texts)
     if not texts:
         return []
     if worker is not None and worker.pool is not None and total < PARALLEL_MIN_LINES:
-        return worker.pool.submit(format_batch, texts).result()
+        return worker.pool.submit(black_each, texts).result()
     if total < PARALLEL_MIN_LINES or _cores() < 2:
-        return format_batch(texts)
+        return black_each(texts)
     with worker if worker is not None and worker.pool is not None else Worker() as helper:
         assert helper.pool is not None
         mine, theirs = _halves(texts)
-        future: Future[list[str]] = helper.pool.submit(format_batch, [texts[i] for i in theirs])
-        done = dict(zip(mine, format_batch([texts[i] for i in mine]), strict=True))
+        future: Future[list[str]] = helper.pool.submit(black_each, [texts[i] for i in theirs])
+        done = dict(zip(mine, black_each([texts[i] for i in mine]), strict=True))
         done.update(zip(theirs, future.result(), strict=True))
     return [done[i] for i in range(len(texts))]
 
 
-def format_batch(texts: Sequence[str]) -> list[str]:
+def black_each(texts: Sequence[str]) -> list[str]:
     """black on each text, checked to parse (run in the worker process too)."""
     formatted = [_black(text) for text in texts]
     for text in formatted:

@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from nb2prod.emit.text import one_line
-from nb2prod.errors import NotebookError
+from nb2prod.errors import NotebookError, one_line
 
 HASH_LINE = re.compile(r"^# nb2prod-sha256: (?P<digest>[0-9a-f]{64})$", re.MULTILINE)
 _HEADER_LINES = 3

@@ -5,20 +5,22 @@ from __future__ import annotations
 import ast
 import json
 import pickle
-import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nb2prod.config import Config
+from nb2prod.analysis.selection import Selection, select
+from nb2prod.emit.golden import MEMORY_ADDRESS
 from nb2prod.emit.text import literal
-from nb2prod.errors import Diagnostic, NotebookError
+from nb2prod.errors import Diagnostic, NotebookError, render_all
 from nb2prod.lift import Plan, lift
-from nb2prod.notebook.cells import Role, Selection, select
+from nb2prod.literals import NOT_A_LITERAL
+from nb2prod.notebook.cells import Role
 from nb2prod.notebook.reader import Notebook, read_notebook
+from nb2prod.options import BuildOptions, VerifyOptions
 from nb2prod.verify.comparison import differences, text_diff
 from nb2prod.verify.kernel import KernelCell, run_cells
 
@@ -65,12 +67,12 @@ def parse_override(text: str) -> tuple[str, Any]:
     for parse in (ast.literal_eval, json.loads):
         try:
             return name, parse(raw)
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        except NOT_A_LITERAL:
             continue
     return name, raw
 
 
-def verify_notebook(path: Path, config: Config) -> VerifyResult:
+def verify_notebook(path: Path, config: VerifyOptions) -> VerifyResult:
     """Build `path` into a temporary folder, run both sides, and compare; never raises for input."""
     warnings: list[Diagnostic] = []
     report: list[str] = []
@@ -79,13 +81,13 @@ def verify_notebook(path: Path, config: Config) -> VerifyResult:
             ok = _verify(path, config, Path(tmp), warnings, report)
     except NotebookError as exc:
         # What was verified before the failure (the deploy run, when --whole fails) still stands.
-        messages = _render(path, [*warnings, exc.diagnostic])
+        messages = render_all(path, [*warnings, exc.diagnostic])
         return VerifyResult(path, False, tuple(report), messages)
-    return VerifyResult(path, ok, tuple(report), _render(path, warnings))
+    return VerifyResult(path, ok, tuple(report), render_all(path, warnings))
 
 
 def _verify(
-    path: Path, config: Config, tmp: Path, warnings: list[Diagnostic], report: list[str]
+    path: Path, config: VerifyOptions, tmp: Path, warnings: list[Diagnostic], report: list[str]
 ) -> bool:
     """Run and compare, adding the verdicts to `report`; whether every comparison agreed."""
     subject = _subject(path, config, warnings)
@@ -110,7 +112,7 @@ def _verify(
     return not found and not whole_found
 
 
-def _subject(path: Path, config: Config, warnings: list[Diagnostic]) -> _Subject:
+def _subject(path: Path, config: VerifyOptions, warnings: list[Diagnostic]) -> _Subject:
     """Read, select and lift the notebook; the build's warnings go to `warnings`."""
     notebook = read_notebook(path)
     selection = select(notebook)
@@ -138,11 +140,11 @@ def _check_overrides(subject: _Subject) -> None:
             )
 
 
-def _build(path: Path, config: Config, tmp: Path) -> Path:
+def _build(path: Path, config: VerifyOptions, tmp: Path) -> Path:
     """Generate the package into `tmp` with the build's own pipeline; its project folder."""
     from nb2prod.build import generate
 
-    files, dest = generate(path, replace(config, out=tmp / "build", name=None), [])
+    files, dest = generate(path, BuildOptions(out=tmp / "build"), [])
     for rel, text in files.items():
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +185,7 @@ def _override_source(subject: _Subject) -> str:
 
 
 def _run_in_kernel(
-    subject: _Subject, config: Config, cells: list[KernelCell], tmp: Path
+    subject: _Subject, config: VerifyOptions, cells: list[KernelCell], tmp: Path
 ) -> Captured:
     """Run `cells` in the kernel, in the notebook's folder, and capture the last cell's result."""
     tmp.mkdir()
@@ -246,7 +248,7 @@ with open(folder + "/value.pickle", "wb") as f:
 """
 
 
-def _run_pipeline(project: Path, config: Config, folder: Path, tmp: Path) -> Captured:
+def _run_pipeline(project: Path, config: VerifyOptions, folder: Path, tmp: Path) -> Captured:
     """Call the generated run() in a fresh Python process in the notebook's folder."""
     tmp.mkdir()
     (tmp / "params.pickle").write_bytes(pickle.dumps(dict(config.overrides)))
@@ -290,10 +292,10 @@ def _load(folder: Path) -> Captured:
 
 # --- the verdict -----------------------------------------------------------------------------
 
-_ADDRESS = re.compile(r"\bat 0x[0-9a-fA-F]+")
 
-
-def _compare(notebook: Captured, pipeline: Captured, config: Config, package: str) -> list[str]:
+def _compare(
+    notebook: Captured, pipeline: Captured, config: VerifyOptions, package: str
+) -> list[str]:
     """Differences between the two results; by repr when either value could not be brought back."""
     if notebook.unpickled and pipeline.unpickled:
         return differences(notebook.value, pipeline.value, config.tolerance)
@@ -304,7 +306,7 @@ def _compare(notebook: Captured, pipeline: Captured, config: Config, package: st
 
 def _comparable_repr(text: str, module_prefix: str) -> str:
     """A repr without memory addresses or the defining module, which differ between the runs."""
-    return _ADDRESS.sub("at 0x...", text.replace(module_prefix, ""))
+    return MEMORY_ADDRESS.sub("at 0x...", text.replace(module_prefix, ""))
 
 
 def _verdict(where: str, found: list[str], kernel: str) -> str:
@@ -333,7 +335,3 @@ def _whole_verdict(path: Path, found: list[str], warnings: list[Diagnostic]) -> 
 
 def _result_cell(subject: _Subject) -> int:
     return subject.selection.with_role(Role.DEPLOY)[-1].index
-
-
-def _render(path: Path, diagnostics: list[Diagnostic]) -> tuple[str, ...]:
-    return tuple(d.render(path.as_posix()) for d in diagnostics)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from nb2prod.errors import NotebookError
+from nb2prod.errors import NotebookError, one_line
 from nb2prod.notebook.reader import code_notebook
 
 _QUIET = logging.getLogger("nb2prod.verify.kernel")
@@ -69,13 +69,13 @@ def run_cells(cells: Sequence[KernelCell], kernel: str, folder: Path, timeout: f
         ) from None
     except CellExecutionError as exc:
         raise NotebookError(
-            f"raised {exc.ename}: {_one_line(exc.evalue)} in the {kernel} kernel; "
+            f"raised {exc.ename}: {one_line(exc.evalue, 200)} in the {kernel} kernel; "
             "fix the notebook so that it runs from the top",
             cell=running,
         ) from None
     except (RuntimeError, TimeoutError) as exc:
         raise NotebookError(
-            f"the {kernel} kernel could not start ({_one_line(str(exc))}); "
+            f"the {kernel} kernel could not start ({one_line(str(exc), 200)}); "
             "check it with `jupyter kernelspec list`"
         ) from None
 
@@ -85,8 +85,3 @@ def _missing_kernel(kernel: str) -> str:
         f"kernel `{kernel}` is not installed; install it (`python -m ipykernel install --user "
         f"--name {kernel}`), or see `jupyter kernelspec list` and pass --kernel NAME"
     )
-
-
-def _one_line(text: str, limit: int = 200) -> str:
-    folded = " ".join(str(text).split())
-    return folded if len(folded) <= limit else folded[: limit - 3] + "..."
