@@ -1,7 +1,7 @@
-"""The runtime every generated package ships: JSON conversion, serializers, artifacts.
+"""The runtime every generated package ships: JSON conversion, serializers, artifacts, a store.
 
 Copied verbatim into generated packages (Python >= 3.10), so it imports only the standard library
-when it loads; numpy, pandas and joblib are imported by the functions that need them.
+when it loads; numpy, pandas, joblib and fsspec are imported by the functions that need them.
 
 JSON, the one conversion for the CLI, the web API and an orchestrated run's `result.json`:
     json_value(value) -> Any        numpy and pandas values, dates, NaN -> null, else repr
@@ -16,8 +16,15 @@ A folder of artifacts with its manifest.json (`train()` writes it, `load()` and 
     load_artifacts(folder, *, package, notebook_hash) -> {name: value}, checked before loading
     read_manifest(folder) -> manifest
 
+Orchestrators (Airflow, Dagster, Prefect) pass step values through a store:
+    Store(url).save_step(run_id, step, values) -> {name: url}; .load({name: url}) -> values
+    Store(url).write_result(run_id, value) -> url; .read_result(run_id) -> JSON value
+    path_component(run_id) -> a safe folder name for a run id such as `manual__...+00:00`
+    StepSpec(name, inputs, outputs, changed_in_place, cells, result): one step, as plain data
+    run_step(function, spec, store, run_id, input_paths) -> {name: url}: one orchestrated step
+
 Errors: ArtifactError (a value that cannot be saved, or files that cannot be trusted or loaded;
-`.name` is the value at fault, if one is).
+`.name` is the value at fault, if one is), StepError (a step failed; names it and its cells).
 A distribution installed in another version than recorded gives an ArtifactVersionWarning.
 
 The sha256 checks catch damaged, mixed-up and stale files. They are no signature: whoever can
@@ -26,6 +33,7 @@ write the folder can write its manifest too, so load only artifacts from a place
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -37,9 +45,9 @@ import re
 import shutil
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 MANIFEST = "manifest.json"
 FORMAT = 1  # of manifest.json; a reader refuses a newer one rather than misread it
@@ -48,6 +56,7 @@ _NPY_KINDS = frozenset("biufcmMSU")  # dtypes numpy.save writes without pickle
 _RESERVED = frozenset({"format", "package", "notebook_sha256", "created", "python"})
 _RESERVED |= {"distributions", "artifacts"}
 _CHUNK = 1 << 20
+_T = TypeVar("_T")
 
 
 class ArtifactError(Exception):
@@ -59,6 +68,15 @@ class ArtifactError(Exception):
     def __init__(self, message: str, *, name: str | None = None) -> None:
         super().__init__(message)
         self.name = name
+
+
+class StepError(Exception):
+    """A step function raised: the message names the step and its cells; the cause is chained."""
+
+    def __init__(self, message: str, *, step: str, cells: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.step = step
+        self.cells = cells
 
 
 class ArtifactVersionWarning(UserWarning):
@@ -597,3 +615,222 @@ def _warn_versions(where: str, recorded: object) -> None:
                 ArtifactVersionWarning,
                 stacklevel=3,
             )
+
+
+# --- a store for orchestrators ---------------------------------------------------------------
+
+
+def path_component(text: str) -> str:
+    """A run id as one safe path component, the same every time; distinct ids stay distinct.
+
+    Letters, digits, `_`, `-` and inner dots are kept; with anything else replaced, a short hash
+    of the original keeps `a:b` and `a+b` apart (`manual__2024-05-01T10_00_00_00_00-1a2b3c4d`).
+    """
+    if not text:
+        raise ValueError("an empty run id")
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+    safe = re.sub(r"^\.", "_", safe)  # never `.`, `..` or a hidden file
+    if safe == text and len(text) <= 100:
+        return text
+    return f"{safe[:100]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+class Store:
+    """Step values in files under any fsspec URL: a local folder, `memory://`, `s3://`, `gs://`.
+
+    `<url>/<run_id>/<step>/` holds a step's values and a manifest with each file's sha256;
+    `<url>/<run_id>/result.json` the run's result.
+    """
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        self._fsspec = _require("fsspec", f"for the store {url}")
+        self.url = url
+        self.fs, root = self._fsspec.core.url_to_fs(url, **storage_options)
+        self.root = str(root).rstrip("/")
+
+    def save_step(self, run_id: str, step: str, values: Mapping[str, object]) -> dict[str, str]:
+        """Save a step's values with their manifest; the URL of each value's file."""
+        if not step.isidentifier():
+            raise ValueError(f"not a step name: {step!r}")
+        folder = f"{self.root}/{path_component(run_id)}/{step}"
+        self.fs.makedirs(folder, exist_ok=True)
+        taken = {MANIFEST}
+        plans = [_Plan.of(name, value, taken) for name, value in values.items()]
+        artifacts = {plan.name: self._put(f"{folder}/{plan.file}", plan.write) for plan in plans}
+        manifest = {
+            "format": FORMAT,
+            "run_id": run_id,
+            "step": step,
+            "artifacts": {name: artifact.to_json() for name, artifact in artifacts.items()},
+        }
+        data = (json.dumps(manifest, indent=2) + "\n").encode()
+        self._put(f"{folder}/{MANIFEST}", lambda out: out.write(data))
+        return {name: self._url(f"{folder}/{a.file}") for name, a in artifacts.items()}
+
+    def load(self, paths: Mapping[str, str]) -> dict[str, object]:
+        """The values at these URLs, once every file matches its step's manifest."""
+        located = {name: self._locate(url) for name, url in paths.items()}
+        for path, artifact in located.values():
+            with self.fs.open(path, "rb") as file:
+                _check(self._url(path), artifact, file)
+        values = {}
+        for name, (path, artifact) in located.items():
+            with self.fs.open(path, "rb") as file:
+                values[name] = _decode(self._url(path), artifact, file)
+        return values
+
+    def _locate(self, url: str) -> tuple[str, Artifact]:
+        """A value's path in this store and its record in the manifest beside it."""
+        path = str(self._fsspec.core.strip_protocol(url))
+        folder, _, file = path.rpartition("/")
+        if not path.startswith(f"{self.root}/") or not _bare_file_name(file):
+            raise ArtifactError(f"{url}: not a value file of the store {self.url}")
+        where = self._url(f"{folder}/{MANIFEST}")
+        try:
+            with self.fs.open(f"{folder}/{MANIFEST}", "rb") as handle:
+                manifest = _parse_manifest(where, handle.read())
+        except FileNotFoundError:
+            raise ArtifactError(f"{where}: missing; run the step again") from None
+        for artifact in _records(where, manifest).values():
+            if artifact.file == file:
+                return path, artifact
+        raise ArtifactError(f"{url}: not in {where}; run the step again")
+
+    def write_result(self, run_id: str, value: object) -> str:
+        """Write the run's result as JSON to `<url>/<run_id>/result.json`; its URL."""
+        folder = f"{self.root}/{path_component(run_id)}"
+        self.fs.makedirs(folder, exist_ok=True)
+        data = (dumps(value) + "\n").encode()
+        self._put(f"{folder}/result.json", lambda out: out.write(data))
+        return self._url(f"{folder}/result.json")
+
+    def read_result(self, run_id: str) -> Any:
+        """The JSON value write_result wrote for this run."""
+        with self.fs.open(f"{self.root}/{path_component(run_id)}/result.json", "rb") as file:
+            return json.loads(file.read())
+
+    def _put(self, path: str, write: Callable[[IO[bytes]], _T]) -> _T:
+        """Write a file under a temporary name, then move it into place.
+
+        No reader sees a file half written: the move is a rename on a local disk, and closing
+        a remote file publishes whatever was written, which a failure leaves at the temporary name.
+        """
+        temporary = f"{path}.{os.urandom(6).hex()}.tmp"
+        try:
+            with self.fs.open(temporary, "wb") as out:
+                result = write(out)
+            self.fs.mv(temporary, path)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the original error matters, not this one
+                self.fs.rm(temporary)
+            raise
+        return result
+
+    def _url(self, path: str) -> str:
+        return str(self.fs.unstrip_protocol(path))
+
+
+# --- the step contract -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSpec:
+    """One step as an orchestrator task sees it; an emitter fills it in from the pipeline's plan.
+
+    The step function takes `inputs` positionally, in order, and returns `outputs` (one value
+    plainly, several as a tuple). `changed_in_place` are inputs the step may change, handed on
+    like outputs. `result` names the run's result: an output, or, when it is none of them, one
+    more value the function returns after the outputs.
+    """
+
+    name: str
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    changed_in_place: tuple[str, ...] = ()
+    cells: tuple[int, ...] = ()
+    result: str | None = None
+
+    def __post_init__(self) -> None:
+        stray = set(self.changed_in_place) - set(self.inputs)
+        if stray:
+            raise ValueError(f"step {self.name}: changed in place but not inputs: {sorted(stray)}")
+
+    @property
+    def returned(self) -> tuple[str, ...]:
+        """The names of what the function returns, in order."""
+        if self.result is not None and self.result not in self.outputs:
+            return (*self.outputs, self.result)
+        return self.outputs
+
+    @property
+    def where(self) -> str:
+        """`step `train` (notebook cells 5, 6)`, for messages."""
+        cells = ", ".join(str(cell) for cell in self.cells)
+        plural = "s" if len(self.cells) > 1 else ""
+        return (
+            f"step `{self.name}` (notebook cell{plural} {cells})"
+            if cells
+            else f"step `{self.name}`"
+        )
+
+
+def run_step(
+    function: Callable[..., Any],
+    spec: StepSpec,
+    store: Store,
+    run_id: str,
+    input_paths: Mapping[str, str],
+) -> dict[str, str]:
+    """Run one step on values from the store; the URLs of what it hands on.
+
+    Its outputs and the inputs it changed in place are saved under `<run_id>/<spec.name>/`; the
+    run's result, when the step returns it, goes to `result.json`.
+    """
+    missing = [name for name in spec.inputs if name not in input_paths]
+    if missing:
+        raise _step_error(spec, f": no stored value for {', '.join(missing)}")
+    values = store.load({name: input_paths[name] for name in spec.inputs})
+    returned = _named(spec, _call(function, spec, [values[name] for name in spec.inputs]))
+    # A value changed in place is handed on as it is now; an output of the same name wins.
+    handed = {name: values[name] for name in spec.changed_in_place} | returned
+    if spec.result is not None and spec.result not in spec.outputs:
+        del handed[spec.result]  # the result alone: no later step reads it
+    try:
+        paths = store.save_step(run_id, spec.name, handed)
+    except ArtifactError as exc:
+        raise ArtifactError(f"{spec.where}: {exc}", name=exc.name) from exc
+    if spec.result is not None:  # last, so that result.json marks a run whose steps all ended
+        store.write_result(run_id, returned[spec.result])
+    return paths
+
+
+def _call(function: Callable[..., Any], spec: StepSpec, arguments: list[object]) -> object:
+    """Call the step function; StepError naming the step and its cells when it raises."""
+    try:
+        value = function(*arguments)
+        if isinstance(value, Coroutine):  # an `async def` step, as top-level await makes
+            import asyncio
+
+            value = asyncio.run(value)
+    except Exception as exc:
+        raise _step_error(spec, f" failed: {type(exc).__name__}: {exc}") from exc
+    return value
+
+
+def _named(spec: StepSpec, value: object) -> dict[str, object]:
+    """What the step returned, by name: one value plainly, several as a tuple."""
+    names = spec.returned
+    if len(names) == 0:
+        return {}
+    if len(names) == 1:
+        return {names[0]: value}
+    if not isinstance(value, tuple) or len(value) != len(names):
+        got = f"{len(value)} values" if isinstance(value, tuple) else type(value).__name__
+        raise _step_error(
+            spec, f": returned {got}, not a tuple of {len(names)}: {', '.join(names)}"
+        )
+    return dict(zip(names, value, strict=True))
+
+
+def _step_error(spec: StepSpec, what: str) -> StepError:
+    return StepError(f"{spec.where}{what}", step=spec.name, cells=spec.cells)

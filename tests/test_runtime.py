@@ -1,8 +1,9 @@
-"""The runtime generated packages ship: JSON conversion, serializers, artifacts."""
+"""The runtime generated packages ship: JSON conversion, serializers, artifacts, store, steps."""
 
 from __future__ import annotations
 
 import ast
+import asyncio
 import datetime
 import hashlib
 import importlib.metadata
@@ -14,10 +15,12 @@ import subprocess
 import sys
 import textwrap
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,16 +30,22 @@ from nb2prod import runtime
 from nb2prod.runtime import (
     ArtifactError,
     ArtifactVersionWarning,
+    StepError,
+    StepSpec,
+    Store,
     dumps,
     json_value,
     load_artifacts,
     load_value,
+    path_component,
     read_manifest,
+    run_step,
     save_artifacts,
     save_value,
 )
 
 RUNTIME = Path(runtime.__file__)
+RUN_ID = "manual__2024-05-01T10:00:00+00:00"
 NOTEBOOK_HASH = "ab" * 32
 
 
@@ -181,7 +190,7 @@ PYTHON_3_10 = python_3_10()
 
 @pytest.mark.skipif(PYTHON_3_10 is None, reason="no Python 3.10 here")
 def test_module_runs_on_python_3_10_with_the_standard_library_alone(tmp_path: Path) -> None:
-    """-S leaves site-packages out: no numpy, pandas or joblib to lean on."""
+    """-S leaves site-packages out: no numpy, pandas, joblib or fsspec to lean on."""
     code = textwrap.dedent(
         f"""
         import sys
@@ -572,3 +581,219 @@ def test_a_different_distribution_version_is_a_warning(traced: Path) -> None:
     ]
     assert caught[0].filename == __file__  # attributed to the caller of load_artifacts
     assert values["config"] == {"a": 1}
+
+
+# --- the store -------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["local", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    if request.param == "local":
+        yield Store(str(tmp_path / "store"))
+        return
+    root = f"memory://nb2prod-test-{uuid.uuid4().hex}"
+    yield Store(root)
+    memory = fsspec.filesystem("memory")
+    if memory.exists(root):
+        memory.rm(root, recursive=True)
+
+
+@pytest.mark.parametrize(
+    "run_id",
+    [
+        pytest.param(RUN_ID, id="manual run id with : and +"),
+        pytest.param("scheduled__2024-05-01T00:00:00+00:00", id="scheduled run id"),
+        pytest.param("..", id="parent folder"),
+        pytest.param("a/b\\c", id="separators"),
+        pytest.param("x" * 300, id="too long"),
+        pytest.param("plain_run-1.2", id="already safe"),
+    ],
+)
+def test_path_component(run_id: str) -> None:
+    safe = path_component(run_id)
+    assert safe == path_component(run_id)
+    assert all(c.isalnum() or c in "_.-" for c in safe)
+    assert not safe.startswith(".") and len(safe) <= 120
+    assert (safe == run_id) == (run_id == "plain_run-1.2")
+
+
+def test_path_component_keeps_run_ids_apart() -> None:
+    ids = ["a:b", "a+b", "a_b", "a b"]
+    assert len({path_component(i) for i in ids}) == len(ids)
+    with pytest.raises(ValueError):
+        path_component("")
+
+
+def test_store_round_trip(store: Store) -> None:
+    values = training_values()
+    paths = store.save_step(RUN_ID, "train", values)
+    assert list(paths) == list(values)
+    for path in paths.values():
+        assert path.startswith(("file://", "memory://"))
+        assert ":" not in path.split("://", 1)[1] and "+" not in path
+        assert f"/{path_component(RUN_ID)}/train/" in path
+    assert_training_values(store.load(paths))
+    folder = paths["model"].rsplit("/", 1)[0]
+    listing = sorted(p.rsplit("/", 1)[1] for p in store.fs.ls(folder, detail=False))
+    assert listing == [
+        "config.json",
+        "manifest.json",
+        "model.joblib",
+        "table.joblib",
+        "weights.npy",
+    ]
+
+
+def test_store_saving_a_step_again_replaces_its_values(store: Store) -> None:
+    """A retried task saves its step again: the new values win, no temporary file is left."""
+    store.save_step(RUN_ID, "train", {"model": fitted_model(), "n": 1})
+    paths = store.save_step(RUN_ID, "train", {"n": 2})
+    assert store.load(paths) == {"n": 2}
+    folder = paths["n"].rsplit("/", 1)[0]
+    names = sorted(p.rsplit("/", 1)[1] for p in store.fs.ls(folder, detail=False))
+    assert names == ["manifest.json", "model.joblib", "n.json"]  # no temporary files
+
+
+def test_store_result(store: Store) -> None:
+    value = {"score": np.float64("nan"), "when": pd.Timestamp("2024-05-01")}
+    url = store.write_result(RUN_ID, value)
+    assert url.endswith(f"/{path_component(RUN_ID)}/result.json")
+    with fsspec.open(url, "rt") as file:
+        assert file.read() == dumps(value) + "\n"
+    assert store.read_result(RUN_ID) == {"score": None, "when": "2024-05-01T00:00:00"}
+
+
+def test_store_checks_before_unpickling(store: Store) -> None:
+    paths = store.save_step(RUN_ID, "train", {"tracer": Tracer(), "config": {"a": 1}})
+    LOADED.clear()
+    with store.fs.open(fsspec.core.strip_protocol(paths["config"]), "wb") as file:
+        file.write(b'{"a": 2}')
+    with pytest.raises(ArtifactError, match=re.escape("config.json: sha256 mismatch")):
+        store.load(paths)
+    assert LOADED == []
+    assert store.load({"tracer": paths["tracer"]}) == {"tracer": "unpickled"}
+
+
+def test_store_refuses_paths_elsewhere(store: Store, tmp_path: Path) -> None:
+    elsewhere = Store(str(tmp_path / "elsewhere")).save_step(RUN_ID, "s", {"a": 1})
+    with pytest.raises(ArtifactError, match="not a value file of the store"):
+        store.load(elsewhere)
+
+
+def test_store_save_error_names_the_value(store: Store) -> None:
+    with pytest.raises(ArtifactError, match="cannot save `conn`") as caught:
+        store.save_step(RUN_ID, "connect", {"conn": threading.Lock()})
+    assert caught.value.name == "conn"
+    folder = f"{store.root}/{path_component(RUN_ID)}/connect"
+    assert store.fs.ls(folder, detail=False) == []  # the temporary file is gone
+
+
+# --- run_step --------------------------------------------------------------------------------
+
+
+def stored(store: Store, **values: object) -> dict[str, str]:
+    return store.save_step(RUN_ID, "parameters", values)
+
+
+def test_run_step_one_output(store: Store) -> None:
+    spec = StepSpec("double", inputs=("n",), outputs=("m",), cells=(3,))
+    paths = run_step(lambda n: n * 2, spec, store, RUN_ID, stored(store, n=21, unused=0))
+    assert list(paths) == ["m"]
+    assert store.load(paths) == {"m": 42}
+
+
+def test_run_step_several_outputs_positional_in_order(store: Store) -> None:
+    spec = StepSpec("split", inputs=("a", "b"), outputs=("difference", "ratio"), cells=(4,))
+    paths = run_step(lambda a, b: (a - b, a / b), spec, store, RUN_ID, stored(store, b=2, a=10))
+    assert store.load(paths) == {"difference": 8, "ratio": 5.0}
+
+
+def test_run_step_hands_on_a_value_changed_in_place(store: Store) -> None:
+    before = stored(store, items=[1, 2])
+    spec = StepSpec("extend", inputs=("items",), changed_in_place=("items",), cells=(5,))
+    paths = run_step(lambda items: items.append(3), spec, store, RUN_ID, before)
+    assert store.load(paths) == {"items": [1, 2, 3]}
+    assert store.load(before) == {"items": [1, 2]}  # the earlier step's value stays as it was
+
+
+@pytest.mark.parametrize(
+    ("spec", "function", "saved"),
+    [
+        pytest.param(
+            StepSpec("report", inputs=("n",), outputs=("summary",), result="summary"),
+            lambda n: {"n": np.int64(n)},
+            {"summary": {"n": 2}},
+            id="the result is also an output",
+        ),
+        pytest.param(
+            StepSpec("report", inputs=("n",), outputs=("kept",), result="result"),
+            lambda n: ([n], {"n": np.int64(n)}),
+            {"kept": [2]},
+            id="the result comes after the outputs",
+        ),
+    ],
+)
+def test_run_step_writes_the_result(
+    store: Store, spec: StepSpec, function: Any, saved: dict[str, object]
+) -> None:
+    paths = run_step(function, spec, store, RUN_ID, stored(store, n=2))
+    assert store.load(paths) == saved
+    assert store.read_result(RUN_ID) == {"n": 2}
+
+
+def test_run_step_async_step(store: Store) -> None:
+    async def step(n: int) -> int:
+        await asyncio.sleep(0)
+        return n + 1
+
+    spec = StepSpec("later", inputs=("n",), outputs=("m",))
+    assert store.load(run_step(step, spec, store, RUN_ID, stored(store, n=1))) == {"m": 2}
+
+
+def test_run_step_names_the_step_and_cells_when_it_raises(store: Store) -> None:
+    def fail(n: int) -> None:
+        raise ValueError("no customers")
+
+    spec = StepSpec("train", inputs=("n",), outputs=("model",), cells=(5, 6))
+    with pytest.raises(StepError) as caught:
+        run_step(fail, spec, store, RUN_ID, stored(store, n=0))
+    assert (
+        str(caught.value) == "step `train` (notebook cells 5, 6) failed: ValueError: no customers"
+    )
+    assert isinstance(caught.value.__cause__, ValueError)
+    assert (caught.value.step, caught.value.cells) == ("train", (5, 6))
+
+
+@pytest.mark.parametrize(
+    ("function", "message"),
+    [
+        pytest.param(lambda n: n, "returned int, not a tuple of 2: a, b", id="one value for two"),
+        pytest.param(lambda n: (n,), "returned 1 values, not a tuple of 2", id="a short tuple"),
+    ],
+)
+def test_run_step_checks_what_the_step_returns(store: Store, function: Any, message: str) -> None:
+    spec = StepSpec("pair", inputs=("n",), outputs=("a", "b"), cells=(7,))
+    with pytest.raises(StepError, match=re.escape(f"step `pair` (notebook cell 7): {message}")):
+        run_step(function, spec, store, RUN_ID, stored(store, n=1))
+
+
+def test_run_step_missing_input(store: Store) -> None:
+    spec = StepSpec("use", inputs=("model", "n"), cells=(8,))
+    with pytest.raises(
+        StepError, match=re.escape("step `use` (notebook cell 8): no stored value for model")
+    ):
+        run_step(lambda model, n: None, spec, store, RUN_ID, stored(store, n=1))
+
+
+def test_run_step_unsaveable_output_names_step_and_value(store: Store) -> None:
+    spec = StepSpec("connect", outputs=("conn",), cells=(2,))
+    with pytest.raises(
+        ArtifactError, match=re.escape("step `connect` (notebook cell 2): cannot save `conn`")
+    ) as caught:
+        run_step(threading.Lock, spec, store, RUN_ID, {})
+    assert caught.value.name == "conn"
+
+
+def test_step_spec_refuses_in_place_changes_of_non_inputs() -> None:
+    with pytest.raises(ValueError, match="changed in place but not inputs"):
+        StepSpec("s", inputs=("a",), changed_in_place=("b",))
