@@ -1,0 +1,836 @@
+"""The runtime every generated package ships: JSON conversion, serializers, artifacts, a store.
+
+Copied verbatim into generated packages (Python >= 3.10), so it imports only the standard library
+when it loads; numpy, pandas, joblib and fsspec are imported by the functions that need them.
+
+JSON, the one conversion for the CLI, the web API and an orchestrated run's `result.json`:
+    json_value(value) -> Any        numpy and pandas values, dates, NaN -> null, else repr
+    dumps(value) -> str             one JSON document of json_value(value)
+
+One value in one file: JSON for plain builtins, `.npy` for plain arrays, joblib for the rest:
+    save_value(folder, name, value) -> Artifact      file, sha256, type, size and serializer
+    load_value(folder, artifact) -> value            the file checked against its record first
+
+A folder of artifacts with its manifest.json (`train()` writes it, `load()` and /health read it):
+    save_artifacts(folder, values, *, package, notebook_hash, fields, distributions) -> manifest
+    load_artifacts(folder, *, package, notebook_hash) -> {name: value}, checked before loading
+    read_manifest(folder) -> manifest
+
+Orchestrators (Airflow, Dagster, Prefect) pass step values through a store:
+    Store(url).save_step(run_id, step, values) -> {name: url}; .load({name: url}) -> values
+    Store(url).write_result(run_id, value) -> url; .read_result(run_id) -> JSON value
+    path_component(run_id) -> a safe folder name for a run id such as `manual__...+00:00`
+    StepSpec(name, inputs, outputs, changed_in_place, cells, result): one step, as plain data
+    run_step(function, spec, store, run_id, input_paths) -> {name: url}: one orchestrated step
+
+Errors: ArtifactError (a value that cannot be saved, or files that cannot be trusted or loaded;
+`.name` is the value at fault, if one is), StepError (a step failed; names it and its cells).
+A distribution installed in another version than recorded gives an ArtifactVersionWarning.
+
+The sha256 checks catch damaged, mixed-up and stale files. They are no signature: whoever can
+write the folder can write its manifest too, so load only artifacts from a place you trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import importlib
+import json
+import math
+import os
+import re
+import shutil
+import sys
+import warnings
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+MANIFEST = "manifest.json"
+FORMAT = 1  # of manifest.json; a reader refuses a newer one rather than misread it
+_SUFFIXES = {"json": ".json", "npy": ".npy", "joblib": ".joblib"}
+_NPY_KINDS = frozenset("biufcmMSU")  # dtypes numpy.save writes without pickle
+_RESERVED = frozenset({"format", "package", "notebook_sha256", "created", "python"})
+_RESERVED |= {"distributions", "artifacts"}
+_CHUNK = 1 << 20
+_T = TypeVar("_T")
+
+
+class ArtifactError(Exception):
+    """A value that cannot be saved, or saved values that cannot be trusted or loaded.
+
+    `name` is the value at fault, when one is, so that a caller can name its notebook cell.
+    """
+
+    def __init__(self, message: str, *, name: str | None = None) -> None:
+        super().__init__(message)
+        self.name = name
+
+
+class StepError(Exception):
+    """A step function raised: the message names the step and its cells; the cause is chained."""
+
+    def __init__(self, message: str, *, step: str, cells: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.step = step
+        self.cells = cells
+
+
+class ArtifactVersionWarning(UserWarning):
+    """A distribution's installed version differs from the one the artifacts were saved with."""
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def json_value(value: object) -> Any:
+    """A value as JSON values: arrays and series as lists, frames as lists of records.
+
+    Dates and times become ISO text, durations seconds, NaN, infinities and missing values null,
+    sets sorted lists (when their items sort), dict keys text; anything else its repr.
+    """
+    # numpy and pandas are looked up, never imported: a value of theirs implies they are loaded.
+    pandas = sys.modules.get("pandas")
+    if pandas is not None:
+        converted = _from_pandas(pandas, value)
+        if converted is not _NOT_THEIRS:
+            return converted
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        converted = _from_numpy(numpy, value)
+        if converted is not _NOT_THEIRS:
+            return converted
+    return _from_builtin(value)
+
+
+_NOT_THEIRS = object()  # the value is not of this library's types
+
+
+def _from_pandas(pandas: Any, value: object) -> Any:
+    if isinstance(value, pandas.DataFrame):
+        return json_value(value.to_dict(orient="records"))
+    if isinstance(value, pandas.Series | pandas.Index | pandas.api.extensions.ExtensionArray):
+        return json_value(value.tolist())
+    if value is pandas.NA or value is pandas.NaT:  # NaT has an isoformat(): "NaT"
+        return None
+    return _NOT_THEIRS
+
+
+def _from_numpy(numpy: Any, value: object) -> Any:
+    if isinstance(value, numpy.ndarray):
+        if value.dtype.kind in "mM":  # tolist() gives nanosecond dates as bare integers
+            return [json_value(item) for item in value]
+        return json_value(value.tolist())
+    if isinstance(value, numpy.datetime64):
+        return None if numpy.isnat(value) else str(numpy.datetime_as_string(value))
+    if isinstance(value, numpy.timedelta64):
+        return None if numpy.isnat(value) else float(value / numpy.timedelta64(1, "s"))
+    if isinstance(value, numpy.generic):
+        return json_value(value.item())
+    return _NOT_THEIRS
+
+
+def _from_builtin(value: object) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {_key(key): json_value(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return _ordered(value)
+    if isinstance(value, list | tuple):
+        return [json_value(item) for item in value]
+    if isinstance(value, datetime.timedelta):  # pandas.Timedelta too
+        return value.total_seconds()
+    if isinstance(value, datetime.date | datetime.time):  # datetime and pandas.Timestamp too
+        return value.isoformat()
+    return repr(value)
+
+
+def _key(key: object) -> str:
+    """A dict key as JSON's text: its JSON text form where it has one (dates), else str()."""
+    if isinstance(key, str):
+        return key
+    converted = json_value(key)
+    return converted if isinstance(converted, str) else str(key)
+
+
+def _ordered(items: set[Any] | frozenset[Any]) -> list[Any]:
+    """A set's items in sorted order, so that equal sets give equal JSON."""
+    try:
+        return [json_value(item) for item in sorted(items)]
+    except TypeError:  # mixed types: ordered by their JSON text instead
+        return sorted((json_value(item) for item in items), key=json.dumps)
+
+
+def dumps(value: object) -> str:
+    """One JSON document holding json_value(value)."""
+    return json.dumps(json_value(value), allow_nan=False)
+
+
+# --- one value in a file ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Artifact:
+    """What a saved value's manifest entry records."""
+
+    file: str  # a bare file name in the artifact's folder
+    sha256: str
+    type: str  # the value's type as `module.qualname`
+    size: int  # in bytes
+    serializer: str  # "json", "npy" or "joblib"
+
+    def to_json(self) -> dict[str, object]:
+        """The manifest entry."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, where: str, name: str, entry: object) -> Artifact:
+        """A manifest entry read back; ArtifactError when it is malformed or leaves its folder."""
+        if isinstance(entry, dict):
+            file, sha256, size = entry.get("file"), entry.get("sha256"), entry.get("size")
+            kind, serializer = entry.get("type"), entry.get("serializer")
+            if (
+                _bare_file_name(file)
+                and isinstance(sha256, str)
+                and re.fullmatch(r"[0-9a-f]{64}", sha256)
+                and isinstance(size, int)
+                and not isinstance(size, bool)
+                and isinstance(kind, str)
+                and serializer in _SUFFIXES
+            ):
+                return cls(str(file), sha256, kind, size, str(serializer))
+        raise ArtifactError(f"{where}: the entry of `{name}` is malformed; save again", name=name)
+
+
+def _bare_file_name(file: object) -> bool:
+    """A name that stays inside its folder: no separators, no leading dot, not the manifest."""
+    return (
+        isinstance(file, str)
+        and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", file) is not None
+        and file.lower() != MANIFEST
+    )
+
+
+class _Hashing:
+    """Passes bytes on to a file, hashing and counting them on the way."""
+
+    def __init__(self, file: IO[bytes]) -> None:
+        self._file = file
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        size = memoryview(data).nbytes  # pickle hands large payloads over as memoryviews
+        self.digest.update(data)
+        self.size += size
+        self._file.write(data)
+        return size
+
+    def tell(self) -> int:  # joblib aligns arrays by it; the file is written from its start
+        return self.size
+
+
+_Writer = Callable[[Any], object]
+
+
+def _serializer(name: str, value: object) -> tuple[str, _Writer]:
+    """The format of a value and the function writing it to a binary file."""
+    text = _plain_json(value)
+    if text is not None:
+        return "json", lambda file: file.write(text)
+    numpy = sys.modules.get("numpy")  # an array implies numpy is loaded
+    if numpy is not None and _plain_array(numpy, value):
+        return "npy", lambda file: numpy.save(file, value, allow_pickle=False)
+    joblib = _require("joblib", f"to save `{name}`", name=name)
+    return "joblib", lambda file: joblib.dump(value, file)
+
+
+def _plain_json(value: object) -> bytes | None:
+    """The value as JSON if JSON gives it back exactly (no tuples, NaN or subclasses), else None."""
+    try:
+        if _json_exact(value):
+            return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
+    except (RecursionError, ValueError):  # a cycle, a huge int, a lone surrogate: not plain
+        pass
+    return None
+
+
+def _json_exact(value: object) -> bool:
+    """Exact types only: a numpy float is a float, an IntEnum an int, but neither comes back."""
+    if isinstance(value, float):
+        return type(value) is float and math.isfinite(value)
+    if isinstance(value, list):
+        return type(value) is list and all(_json_exact(item) for item in value)
+    if isinstance(value, dict):
+        return type(value) is dict and all(
+            type(key) is str and _json_exact(item) for key, item in value.items()
+        )
+    return value is None or type(value) in (str, int, bool)
+
+
+def _plain_array(numpy: Any, value: object) -> bool:
+    """An ndarray itself (not a subclass) of numbers, dates or text: .npy keeps it exactly."""
+    array: Any = value
+    return type(array) is numpy.ndarray and array.dtype.kind in _NPY_KINDS
+
+
+def _require(module: str, purpose: str, *, name: str | None = None) -> Any:
+    """Import an optional dependency, or say which one is missing and what it is needed for."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        message = f"{module} is needed {purpose}: pip install {module}"
+        raise ArtifactError(message, name=name) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """How one value is to be saved: its format, the function writing it, its file name."""
+
+    name: str
+    value: object
+    serializer: str
+    writer: _Writer
+    file: str
+
+    @classmethod
+    def of(cls, name: str, value: object, taken: set[str]) -> _Plan:
+        serializer, writer = _serializer(name, value)
+        return cls(name, value, serializer, writer, _file_name(name, serializer, taken))
+
+    def write(self, out: IO[bytes]) -> Artifact:
+        """Write the value to `out` and record it; ArtifactError naming the value if it cannot."""
+        hashing = _Hashing(out)
+        try:
+            self.writer(hashing)
+        except Exception as exc:  # pickling raises whatever the object's own methods raise
+            message = f"cannot save `{self.name}`: {_reason(exc)}"
+            raise ArtifactError(message, name=self.name) from exc
+        kind = f"{type(self.value).__module__}.{type(self.value).__qualname__}"
+        sha256 = hashing.digest.hexdigest()
+        return Artifact(self.file, sha256, kind, hashing.size, self.serializer)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _file_name(name: str, serializer: str, taken: set[str]) -> str:
+    """`<name><suffix>`, unique in its folder even where file names ignore case."""
+    if not name.isidentifier():  # values are notebook names; anything else could leave the folder
+        raise ValueError(f"not a Python name: {name!r}")
+    stem, suffix, number = name, _SUFFIXES[serializer], 1
+    while f"{stem}{suffix}".lower() in taken:  # `manifest` as JSON, `Model` beside `model`
+        number += 1
+        stem = f"{name}-{number}"
+    taken.add(f"{stem}{suffix}".lower())
+    return f"{stem}{suffix}"
+
+
+def _check(where: str, artifact: Artifact, file: IO[bytes]) -> None:
+    """Compare a file's bytes with its record, reading it in chunks and unpickling nothing."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := file.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    if size != artifact.size or digest.hexdigest() != artifact.sha256:
+        raise ArtifactError(f"{where}: sha256 mismatch; the file changed since it was saved")
+
+
+def _decode(where: str, artifact: Artifact, file: IO[bytes]) -> object:
+    """The value in a checked file; ArtifactError when its code cannot be imported or it fails."""
+    try:
+        if artifact.serializer == "json":
+            return json.loads(file.read())
+        if artifact.serializer == "npy":
+            return _require("numpy", f"to load {where}").load(file, allow_pickle=False)
+        return _require("joblib", f"to load {where}").load(file)
+    except ArtifactError:
+        raise
+    except Exception as exc:  # a class that moved, a module not installed
+        raise ArtifactError(f"{where}: cannot load {artifact.type}: {_reason(exc)}") from exc
+
+
+def save_value(folder: str | os.PathLike[str], name: str, value: object) -> Artifact:
+    """Save one value as `<folder>/<name><suffix>`: written beside it, synced, then renamed."""
+    return _save_file(Path(folder), _Plan.of(name, value, {MANIFEST}))
+
+
+def _save_file(folder: Path, plan: _Plan) -> Artifact:
+    temporary = folder / f".{plan.file}.{os.urandom(6).hex()}.tmp"
+    try:
+        with open(temporary, "wb") as out:
+            artifact = plan.write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, folder / plan.file)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return artifact
+
+
+def load_value(folder: str | os.PathLike[str], artifact: Artifact) -> object:
+    """Load one saved value, after its file's size and sha256 match the record."""
+    path = Path(folder) / artifact.file
+    _check_path(path, artifact)
+    return _load_checked(path, artifact)
+
+
+def _load_checked(path: Path, artifact: Artifact) -> object:
+    with open(path, "rb") as file:
+        return _decode(path.as_posix(), artifact, file)
+
+
+def _check_path(path: Path, artifact: Artifact) -> None:
+    try:
+        with open(path, "rb") as file:
+            _check(path.as_posix(), artifact, file)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path.as_posix()}: missing; save again") from None
+
+
+# --- an artifacts folder ---------------------------------------------------------------------
+
+
+def save_artifacts(
+    folder: str | os.PathLike[str],
+    values: Mapping[str, object],
+    *,
+    package: str,
+    notebook_hash: str | None = None,
+    fields: Mapping[str, object] | None = None,
+    distributions: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Save each value in `folder` with `manifest.json`, replacing the folder whole; the manifest.
+
+    Everything is written to a sibling folder, synced and swapped in, so a failure leaves the
+    previous folder as it was. `fields` (notebook path, versions, parameters) go into the
+    manifest as JSON; `distributions` are recorded with their installed versions (null if none).
+    """
+    target = Path(folder)
+    _check_replaceable(target)
+    clash = _RESERVED & set(fields or {})
+    if clash:
+        raise ValueError(f"manifest fields reserved for the runtime: {', '.join(sorted(clash))}")
+    staging = target.with_name(f".{target.name}.new-{os.urandom(6).hex()}")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.mkdir()
+        artifacts = _save_all(staging, values)
+        manifest = {
+            "format": FORMAT,
+            "package": package,
+            "notebook_sha256": notebook_hash,
+            **{key: json_value(item) for key, item in (fields or {}).items()},
+            "created": _now(),
+            "python": ".".join(str(part) for part in sys.version_info[:3]),
+            "distributions": {name: _installed(name) for name in distributions},
+            "artifacts": {name: artifact.to_json() for name, artifact in artifacts.items()},
+        }
+        _write_synced(staging / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        _sync_folder(staging)
+        _swap_in(staging, target)
+    except OSError as exc:
+        raise ArtifactError(
+            f"cannot save artifacts in {target.as_posix()}: {_reason(exc)}"
+        ) from exc
+    finally:
+        _discard(staging)
+    return manifest
+
+
+def _now() -> str:
+    """The time in UTC as ISO text; datetime.UTC would need Python 3.11."""
+    utc = datetime.timezone.utc  # noqa: UP017
+    return datetime.datetime.now(utc).isoformat(timespec="seconds")
+
+
+def _check_replaceable(target: Path) -> None:
+    """Refuse to replace a folder that is not an artifacts folder: it would be deleted whole."""
+    if target.is_dir() and any(target.iterdir()) and not (target / MANIFEST).is_file():
+        raise ArtifactError(
+            f"{target.as_posix()}: holds files but no {MANIFEST}, so it is not an artifacts "
+            "folder; choose an empty or new folder"
+        )
+    if target.exists() and not target.is_dir():
+        raise ArtifactError(f"{target.as_posix()}: exists and is not a folder")
+
+
+def _save_all(folder: Path, values: Mapping[str, object]) -> dict[str, Artifact]:
+    taken = {MANIFEST}
+    return {
+        name: _save_file(folder, _Plan.of(name, value, taken)) for name, value in values.items()
+    }
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a folder's entries durable; without it a crash can lose files or a rename (POSIX)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _swap_in(staging: Path, target: Path) -> None:
+    """Put `staging` in `target`'s place; `staging` ends up holding what is to be discarded."""
+    if target.is_dir() and not target.is_symlink() and _exchange(staging, target):
+        return
+    retired = staging.with_name(staging.name.replace(".new-", ".old-"))
+    if target.exists() or target.is_symlink():
+        os.rename(target, retired)
+    try:
+        os.rename(staging, target)
+    except BaseException:
+        if retired.exists() or retired.is_symlink():
+            os.rename(retired, target)
+        raise
+    _discard(retired)
+    _sync_folder(target.parent)
+
+
+def _exchange(new: Path, old: Path) -> bool:
+    """Swap two folders in one step (Linux renameat2), so `old` never goes missing; else False."""
+    try:
+        import ctypes
+
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError, TypeError):  # not Linux: no such call, or no libc by None
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    done = renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(old), rename_exchange)
+    if done == 0:
+        _sync_folder(old.parent)
+    return bool(done == 0)
+
+
+def _discard(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.is_symlink() or path.exists():
+        path.unlink()
+
+
+def _installed(distribution: str) -> str | None:
+    import importlib.metadata  # slow to import, and only training and loading need it
+
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of an artifacts folder, checked for form; ArtifactError when it is unusable."""
+    path = Path(folder) / MANIFEST
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ArtifactError(
+            f"{path.as_posix()}: missing: not an artifacts folder, or saving did not finish; "
+            "save (train) again"
+        ) from None
+    except OSError as exc:
+        raise ArtifactError(f"{path.as_posix()}: cannot read: {_reason(exc)}") from exc
+    return _parse_manifest(path.as_posix(), data)
+
+
+def _parse_manifest(where: str, data: bytes) -> dict[str, Any]:
+    try:
+        manifest = json.loads(data)
+    except ValueError as exc:
+        raise ArtifactError(f"{where}: not valid JSON ({exc}); save again") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), dict):
+        raise ArtifactError(f"{where}: not a manifest (no artifacts); save again")
+    version = manifest.get("format")
+    if not isinstance(version, int):
+        raise ArtifactError(f"{where}: not a manifest (no format); save again")
+    if version > FORMAT:
+        raise ArtifactError(f"{where}: manifest format {version} is newer than this runtime's")
+    _records(where, manifest)  # every entry well formed before anyone relies on it
+    return manifest
+
+
+def _records(where: str, manifest: Mapping[str, Any]) -> dict[str, Artifact]:
+    entries = manifest["artifacts"].items()
+    return {name: Artifact.from_json(where, name, entry) for name, entry in entries}
+
+
+def load_artifacts(
+    folder: str | os.PathLike[str], *, package: str, notebook_hash: str | None = None
+) -> dict[str, object]:
+    """The saved values, once the manifest says they are this package's and every file matches.
+
+    All checks come before anything is unpickled. A distribution installed in another version
+    than the one recorded is warned about (ArtifactVersionWarning), not refused.
+    """
+    root = Path(folder)
+    manifest = read_manifest(root)
+    where = (root / MANIFEST).as_posix()
+    if manifest.get("package") != package:
+        raise ArtifactError(
+            f"{where}: saved by package `{manifest.get('package')}`, not `{package}`; "
+            "train this package"
+        )
+    recorded = manifest.get("notebook_sha256")
+    if notebook_hash is not None and recorded != notebook_hash:
+        raise ArtifactError(
+            f"{where}: saved from another version of the notebook (sha256 {str(recorded)[:12]}, "
+            f"this package: {notebook_hash[:12]}); train again"
+        )
+    artifacts = _records(where, manifest)
+    for artifact in artifacts.values():
+        _check_path(root / artifact.file, artifact)
+    _warn_versions(where, manifest.get("distributions"))
+    return {name: _load_checked(root / a.file, a) for name, a in artifacts.items()}
+
+
+def _warn_versions(where: str, recorded: object) -> None:
+    if not isinstance(recorded, dict):
+        return
+    for distribution, version in recorded.items():
+        installed = _installed(distribution)
+        if version is not None and installed != version:
+            warnings.warn(
+                f"{where}: saved with {distribution} {version}, but "
+                f"{installed or 'none'} is installed; the values may load or behave "
+                f"differently: install {distribution}=={version} or train again",
+                ArtifactVersionWarning,
+                stacklevel=3,
+            )
+
+
+# --- a store for orchestrators ---------------------------------------------------------------
+
+
+def path_component(text: str) -> str:
+    """A run id as one safe path component, the same every time; distinct ids stay distinct.
+
+    Letters, digits, `_`, `-` and inner dots are kept; with anything else replaced, a short hash
+    of the original keeps `a:b` and `a+b` apart (`manual__2024-05-01T10_00_00_00_00-1a2b3c4d`).
+    """
+    if not text:
+        raise ValueError("an empty run id")
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", text)
+    safe = re.sub(r"^\.", "_", safe)  # never `.`, `..` or a hidden file
+    if safe == text and len(text) <= 100:
+        return text
+    return f"{safe[:100]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
+
+class Store:
+    """Step values in files under any fsspec URL: a local folder, `memory://`, `s3://`, `gs://`.
+
+    `<url>/<run_id>/<step>/` holds a step's values and a manifest with each file's sha256;
+    `<url>/<run_id>/result.json` the run's result.
+    """
+
+    def __init__(self, url: str, **storage_options: Any) -> None:
+        self._fsspec = _require("fsspec", f"for the store {url}")
+        self.url = url
+        self.fs, root = self._fsspec.core.url_to_fs(url, **storage_options)
+        self.root = str(root).rstrip("/")
+
+    def save_step(self, run_id: str, step: str, values: Mapping[str, object]) -> dict[str, str]:
+        """Save a step's values with their manifest; the URL of each value's file."""
+        if not step.isidentifier():
+            raise ValueError(f"not a step name: {step!r}")
+        folder = f"{self.root}/{path_component(run_id)}/{step}"
+        self.fs.makedirs(folder, exist_ok=True)
+        taken = {MANIFEST}
+        plans = [_Plan.of(name, value, taken) for name, value in values.items()]
+        artifacts = {plan.name: self._put(f"{folder}/{plan.file}", plan.write) for plan in plans}
+        manifest = {
+            "format": FORMAT,
+            "run_id": run_id,
+            "step": step,
+            "artifacts": {name: artifact.to_json() for name, artifact in artifacts.items()},
+        }
+        data = (json.dumps(manifest, indent=2) + "\n").encode()
+        self._put(f"{folder}/{MANIFEST}", lambda out: out.write(data))
+        return {name: self._url(f"{folder}/{a.file}") for name, a in artifacts.items()}
+
+    def load(self, paths: Mapping[str, str]) -> dict[str, object]:
+        """The values at these URLs, once every file matches its step's manifest."""
+        located = {name: self._locate(url) for name, url in paths.items()}
+        for path, artifact in located.values():
+            with self.fs.open(path, "rb") as file:
+                _check(self._url(path), artifact, file)
+        values = {}
+        for name, (path, artifact) in located.items():
+            with self.fs.open(path, "rb") as file:
+                values[name] = _decode(self._url(path), artifact, file)
+        return values
+
+    def _locate(self, url: str) -> tuple[str, Artifact]:
+        """A value's path in this store and its record in the manifest beside it."""
+        path = str(self._fsspec.core.strip_protocol(url))
+        folder, _, file = path.rpartition("/")
+        if not path.startswith(f"{self.root}/") or not _bare_file_name(file):
+            raise ArtifactError(f"{url}: not a value file of the store {self.url}")
+        where = self._url(f"{folder}/{MANIFEST}")
+        try:
+            with self.fs.open(f"{folder}/{MANIFEST}", "rb") as handle:
+                manifest = _parse_manifest(where, handle.read())
+        except FileNotFoundError:
+            raise ArtifactError(f"{where}: missing; run the step again") from None
+        for artifact in _records(where, manifest).values():
+            if artifact.file == file:
+                return path, artifact
+        raise ArtifactError(f"{url}: not in {where}; run the step again")
+
+    def write_result(self, run_id: str, value: object) -> str:
+        """Write the run's result as JSON to `<url>/<run_id>/result.json`; its URL."""
+        folder = f"{self.root}/{path_component(run_id)}"
+        self.fs.makedirs(folder, exist_ok=True)
+        data = (dumps(value) + "\n").encode()
+        self._put(f"{folder}/result.json", lambda out: out.write(data))
+        return self._url(f"{folder}/result.json")
+
+    def read_result(self, run_id: str) -> Any:
+        """The JSON value write_result wrote for this run."""
+        with self.fs.open(f"{self.root}/{path_component(run_id)}/result.json", "rb") as file:
+            return json.loads(file.read())
+
+    def _put(self, path: str, write: Callable[[IO[bytes]], _T]) -> _T:
+        """Write a file under a temporary name, then move it into place.
+
+        No reader sees a file half written: the move is a rename on a local disk, and closing
+        a remote file publishes whatever was written, which a failure leaves at the temporary name.
+        """
+        temporary = f"{path}.{os.urandom(6).hex()}.tmp"
+        try:
+            with self.fs.open(temporary, "wb") as out:
+                result = write(out)
+            self.fs.mv(temporary, path)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the original error matters, not this one
+                self.fs.rm(temporary)
+            raise
+        return result
+
+    def _url(self, path: str) -> str:
+        return str(self.fs.unstrip_protocol(path))
+
+
+# --- the step contract -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class StepSpec:
+    """One step as an orchestrator task sees it; an emitter fills it in from the pipeline's plan.
+
+    The step function takes `inputs` positionally, in order, and returns `outputs` (one value
+    plainly, several as a tuple). `changed_in_place` are inputs the step may change, handed on
+    like outputs. `result` names the run's result: an output, or, when it is none of them, one
+    more value the function returns after the outputs.
+    """
+
+    name: str
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    changed_in_place: tuple[str, ...] = ()
+    cells: tuple[int, ...] = ()
+    result: str | None = None
+
+    def __post_init__(self) -> None:
+        stray = set(self.changed_in_place) - set(self.inputs)
+        if stray:
+            raise ValueError(f"step {self.name}: changed in place but not inputs: {sorted(stray)}")
+
+    @property
+    def returned(self) -> tuple[str, ...]:
+        """The names of what the function returns, in order."""
+        if self.result is not None and self.result not in self.outputs:
+            return (*self.outputs, self.result)
+        return self.outputs
+
+    @property
+    def where(self) -> str:
+        """`step `train` (notebook cells 5, 6)`, for messages."""
+        cells = ", ".join(str(cell) for cell in self.cells)
+        plural = "s" if len(self.cells) > 1 else ""
+        return (
+            f"step `{self.name}` (notebook cell{plural} {cells})"
+            if cells
+            else f"step `{self.name}`"
+        )
+
+
+def run_step(
+    function: Callable[..., Any],
+    spec: StepSpec,
+    store: Store,
+    run_id: str,
+    input_paths: Mapping[str, str],
+) -> dict[str, str]:
+    """Run one step on values from the store; the URLs of what it hands on.
+
+    Its outputs and the inputs it changed in place are saved under `<run_id>/<spec.name>/`; the
+    run's result, when the step returns it, goes to `result.json`.
+    """
+    missing = [name for name in spec.inputs if name not in input_paths]
+    if missing:
+        raise _step_error(spec, f": no stored value for {', '.join(missing)}")
+    values = store.load({name: input_paths[name] for name in spec.inputs})
+    returned = _named(spec, _call(function, spec, [values[name] for name in spec.inputs]))
+    # A value changed in place is handed on as it is now; an output of the same name wins.
+    handed = {name: values[name] for name in spec.changed_in_place} | returned
+    if spec.result is not None and spec.result not in spec.outputs:
+        del handed[spec.result]  # the result alone: no later step reads it
+    try:
+        paths = store.save_step(run_id, spec.name, handed)
+    except ArtifactError as exc:
+        raise ArtifactError(f"{spec.where}: {exc}", name=exc.name) from exc
+    if spec.result is not None:  # last, so that result.json marks a run whose steps all ended
+        store.write_result(run_id, returned[spec.result])
+    return paths
+
+
+def _call(function: Callable[..., Any], spec: StepSpec, arguments: list[object]) -> object:
+    """Call the step function; StepError naming the step and its cells when it raises."""
+    try:
+        value = function(*arguments)
+        if isinstance(value, Coroutine):  # an `async def` step, as top-level await makes
+            import asyncio
+
+            value = asyncio.run(value)
+    except Exception as exc:
+        raise _step_error(spec, f" failed: {type(exc).__name__}: {exc}") from exc
+    return value
+
+
+def _named(spec: StepSpec, value: object) -> dict[str, object]:
+    """What the step returned, by name: one value plainly, several as a tuple."""
+    names = spec.returned
+    if len(names) == 0:
+        return {}
+    if len(names) == 1:
+        return {names[0]: value}
+    if not isinstance(value, tuple) or len(value) != len(names):
+        got = f"{len(value)} values" if isinstance(value, tuple) else type(value).__name__
+        raise _step_error(
+            spec, f": returned {got}, not a tuple of {len(names)}: {', '.join(names)}"
+        )
+    return dict(zip(names, value, strict=True))
+
+
+def _step_error(spec: StepSpec, what: str) -> StepError:
+    return StepError(f"{spec.where}{what}", step=spec.name, cells=spec.cells)
