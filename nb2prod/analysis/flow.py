@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 import libcst as cst
@@ -36,6 +36,16 @@ class Flow:
     star_imports: tuple[str, ...] = ()
     global_writes: frozenset[str] = frozenset()
     awaits: bool = False
+
+    @cached_property
+    def names_read(self) -> tuple[str, ...]:
+        """Every name the run reads from before it: now, in order, then (sorted) when the
+        functions and lambdas it makes are called. The one answer to "what does it read"."""
+        return (*self.reads, *sorted(self.deferred.difference(self.reads)))
+
+    def reads_name(self, name: str) -> bool:
+        """Whether the run reads `name`, now or when its functions are called."""
+        return name in self.deferred or name in self.reads
 
     def then(self, later: Flow) -> Flow:
         """The flow of this run followed by `later`."""

@@ -7,10 +7,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from nb2prod.emit import Target
-from nb2prod.emit.module import annotation_of
 from nb2prod.emit.text import docstring, join_sections, literal
 from nb2prod.errors import one_line
-from nb2prod.lift import Parameter, Plan
+from nb2prod.lift import Kind, Parameter, Plan
 from nb2prod.naming import NameAllocator
 
 # Types pydantic validates strictly from a JSON body; any other default is taken as any JSON.
@@ -90,16 +89,15 @@ def _reserved(name: str) -> bool:
 
 
 def field_type(parameter: Parameter) -> str:
-    """The pydantic type of a parameter: from its literal default, with tuples of any length."""
-    annotation = annotation_of(parameter)
-    if annotation is None:
-        return "Any"
-    base, _, items = annotation.partition("[")
-    if base not in _JSON_TYPES:
-        return "Any"
-    if base == "tuple" and items:
-        return f"tuple[{items.removesuffix(']')}, ...]"
-    return annotation
+    """The pydantic type of a parameter: from its default's kind, with tuples of any length."""
+    kind = parameter.kind
+    if kind in {Kind.INT, Kind.FLOAT, Kind.STR, Kind.BOOL, Kind.DICT}:
+        return kind.value
+    if kind in {Kind.LIST, Kind.SET}:
+        return parameter.annotation or kind.value
+    if kind is Kind.TUPLE:
+        return f"tuple[{parameter.item}, ...]" if parameter.item else "tuple"
+    return "Any"
 
 
 def json_default(parameter: Parameter) -> object:

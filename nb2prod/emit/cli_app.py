@@ -5,7 +5,7 @@ from __future__ import annotations
 from nb2prod.emit import Target
 from nb2prod.emit.text import docstring, join_sections, literal
 from nb2prod.errors import one_line
-from nb2prod.lift import Parameter, Plan
+from nb2prod.lift import Kind, Parameter, Plan
 
 _SIMPLE = {"int", "float", "str", "bool"}
 
@@ -46,15 +46,13 @@ def _command(plan: Plan) -> str:
 
 def option_kind(parameter: Parameter) -> str:
     """How the CLI takes a parameter: a simple type, a path, a repeated option, or JSON text."""
-    if parameter.path_type is not None:
+    kind = parameter.kind
+    if kind is Kind.PATH:
         return "Path"
-    value = parameter.value
-    if parameter.literal and parameter.inline and type(value).__name__ in _SIMPLE:
-        return type(value).__name__
-    if parameter.literal and isinstance(value, list) and value:
-        kinds = {type(item).__name__ for item in value}
-        if len(kinds) == 1 and kinds <= {"int", "float", "str"}:
-            return f"list[{kinds.pop()}]"
+    if kind in {Kind.INT, Kind.FLOAT, Kind.STR, Kind.BOOL}:
+        return kind.value
+    if kind is Kind.LIST and parameter.item in {"int", "float", "str"}:
+        return f"list[{parameter.item}]"
     return "json"
 
 

@@ -133,26 +133,12 @@ def _run_docstring(plan: Plan, target: Target) -> str:
 
 
 def _signature_part(parameter: Parameter) -> str:
-    annotation = annotation_of(parameter)
+    annotation = parameter.annotation
     if parameter.inline:
         typed = f": {annotation}" if annotation else ""
         return f"{parameter.name}{typed} = {parameter.default}"
     typed = f": {annotation} | None" if annotation else ""
     return f"{parameter.name}{typed} = None"
-
-
-def annotation_of(parameter: Parameter) -> str | None:
-    """The type a literal default suggests (`int`, `list[str]`), or None when unclear."""
-    if parameter.path_type is not None:
-        return parameter.path_type
-    if not parameter.literal or parameter.value is None:
-        return None
-    value = parameter.value
-    if isinstance(value, list | set | tuple | frozenset) and value:
-        kinds = {type(item) for item in value}
-        if len(kinds) == 1 and kinds <= {int, float, str, bool}:
-            return f"{type(value).__name__}[{kinds.pop().__name__}]"
-    return type(value).__name__
 
 
 def _default_fill(parameters: Sequence[Parameter]) -> list[str]:

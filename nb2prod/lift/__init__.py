@@ -5,6 +5,7 @@ It may import the analysis and notebook layers and the base modules; its passes 
 values.
 """
 
-from nb2prod.lift.plan import Parameter, Plan, Step, TestCell, lift, with_cell_marker
+from nb2prod.lift.parameters import Kind, Parameter
+from nb2prod.lift.plan import Plan, Step, TestCell, lift, with_cell_marker
 
-__all__ = ["Parameter", "Plan", "Step", "TestCell", "lift", "with_cell_marker"]
+__all__ = ["Kind", "Parameter", "Plan", "Step", "TestCell", "lift", "with_cell_marker"]

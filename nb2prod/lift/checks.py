@@ -24,7 +24,7 @@ def check_names(
     bound |= {n for s in statements for n in s.flow.writes}
     readers: dict[str, int] = {}
     for statement in statements:
-        for name in (*statement.flow.reads, *sorted(statement.flow.deferred)):
+        for name in statement.flow.names_read:
             readers.setdefault(name, statement.cell)
     unknown = {n: c for n, c in readers.items() if n not in bound and n not in BUILTINS | _DUNDERS}
     notes: list[Diagnostic] = []
@@ -64,7 +64,7 @@ def _line_reading(name: str, cell_index: int, selection: Selection) -> int | Non
     """The line of the first statement in a cell that reads `name`."""
     cell = next(c for c in selection.cells if c.index == cell_index)
     for line, flow in zip(statement_lines(cell.tree), cell.facts.flows, strict=True):
-        if name in flow.reads or name in flow.deferred:
+        if flow.reads_name(name):
             return line
     return None
 
@@ -77,7 +77,7 @@ def _hidden_state(
     last_read: dict[str, int] = {}
     for cell in selection.with_role(Role.DEPLOY):
         for flow in cell.facts.flows:
-            for name in (*flow.reads, *flow.deferred):
+            for name in flow.names_read:
                 last_read[name] = cell.index
     for cell in selection.with_role(Role.UNMARKED):
         flow = sequence(cell.facts.flows)
@@ -103,6 +103,6 @@ def reads_anywhere(
     name: str, groups: Iterable[StepCells], definitions: Iterable[Statement], selection: Selection
 ) -> bool:
     statements = [*definitions, *(s for g in groups for s in g.statements)]
-    if any(name in s.flow.reads or name in s.flow.deferred for s in statements):
+    if any(s.flow.reads_name(name) for s in statements):
         return True
     return any(name in bound_by_reads(c) for c in selection.with_role(Role.TEST))

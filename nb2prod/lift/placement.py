@@ -9,10 +9,11 @@ no faithful translation exists, the build refuses, naming the function, the name
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from nb2prod.analysis.facts import RUN
 from nb2prod.errors import NotebookError
-from nb2prod.lift.statements import Statement, StepCells, free_names, line_of, uses
+from nb2prod.lift.statements import Statement, StepCells, free_names, line_of, uses, without
 
 
 def refuse_rebound_imports(groups: Sequence[StepCells], imported: set[str]) -> None:
@@ -28,8 +29,10 @@ def refuse_rebound_imports(groups: Sequence[StepCells], imported: set[str]) -> N
                 )
 
 
-def module_level(groups: list[StepCells], parameters: set[str]) -> list[Statement]:
-    """Take out of the steps the defs and classes that can live at module level, unchanged.
+def module_level(
+    groups: Sequence[StepCells], parameters: set[str]
+) -> tuple[list[StepCells], list[Statement]]:
+    """The steps less the defs and classes that can live at module level, unchanged, and those.
 
     A def or class that reads names the steps or parameters bind, directly or through another
     such def, or whose name a step rebinds, stays in its step as a nested definition, where it
@@ -39,25 +42,26 @@ def module_level(groups: list[StepCells], parameters: set[str]) -> list[Statemen
     candidates = [s for s in statements if s.is_definition]
     step_bound = parameters | {n for s in statements if not s.is_definition for n in s.flow.writes}
     step_bound.add(RUN)
-    kept = {id(d) for d in candidates}
+    kept = {d.place for d in candidates}
     local = set(step_bound)
     changed = True
     while changed:  # a def that needs a demoted def is demoted too
         changed = False
         for definition in candidates:
-            if id(definition) in kept and (
+            if definition.place in kept and (
                 free_names(definition) & local or definition.name in step_bound
             ):
-                kept.discard(id(definition))
+                kept.discard(definition.place)
                 local.add(definition.name)
                 changed = True
-    for group in groups:
-        group.statements = [s for s in group.statements if id(s) not in kept]
-    return [d for d in candidates if id(d) in kept]
+    moved = [d for d in candidates if d.place in kept]
+    return without(groups, moved), moved
 
 
-def constants(groups: list[StepCells], parameters: set[str]) -> list[Statement]:
-    """Take out of the steps the assignments that are module-level constants.
+def constants(
+    groups: Sequence[StepCells], parameters: set[str]
+) -> tuple[list[StepCells], list[Statement]]:
+    """The steps less the assignments that are module-level constants, and those.
 
     A name bound exactly once in the deploy cells, by `NAME = <immutable literal>` at a cell's
     top level, that is no parameter and that a def or class reads (or that is written in
@@ -84,30 +88,33 @@ def constants(groups: list[StepCells], parameters: set[str]) -> list[Statement]:
             and constant not in mutated
         ):
             constants.append(statement)
-    moved = {id(s) for s in constants}
-    for group in groups:
-        group.statements = [s for s in group.statements if id(s) not in moved]
-    return constants
+    return without(groups, constants), constants
 
 
-def place_closures(groups: list[StepCells], parameters: set[str]) -> None:
-    """Move each def kept in a step to the step that binds the last of the names it reads.
+def place_closures(groups: Sequence[StepCells], parameters: set[str]) -> list[StepCells]:
+    """The steps with each def kept in a step moved to the step that binds the last of the
+    names it reads.
 
     A def inside a step is a closure: it sees that step's names when it is called. When a name
     it reads is bound only by a later step, the def moves to the start of that step, so that it
     sees the name as the notebook's def would. It cannot move past a step that uses it, and a
     name rebound after the def can be seen does not fit a closure: both are refused.
     """
+    placed = list(groups)
     for _ in range(sum(len(g.statements) for g in groups)):
-        move = _next_move(groups, parameters)
+        move = _next_move(placed, parameters)
         if move is None:
-            return
+            break
         definition, source, target = move
-        groups[source].statements.remove(definition)
-        groups[target].statements.insert(0, definition)
+        placed[source] = placed[source].without({definition.place})
+        moved_to = placed[target]
+        placed[target] = replace(moved_to, statements=(definition, *moved_to.statements))
+    return placed
 
 
-def _next_move(groups: list[StepCells], parameters: set[str]) -> tuple[Statement, int, int] | None:
+def _next_move(
+    groups: Sequence[StepCells], parameters: set[str]
+) -> tuple[Statement, int, int] | None:
     """The next def that must move to a later step, as (def, from step, to step).
 
     A def kept in step S closes over S's names. If a name it reads is bound again in a later
@@ -139,7 +146,7 @@ def _next_move(groups: list[StepCells], parameters: set[str]) -> tuple[Statement
     return None
 
 
-def _use_steps(groups: list[StepCells], index: int, position: int, name: str) -> list[int]:
+def _use_steps(groups: Sequence[StepCells], index: int, position: int, name: str) -> list[int]:
     """The steps that read `name` after the statement at (index, position) binds it."""
     steps = []
     for g in range(index, len(groups)):
@@ -150,7 +157,7 @@ def _use_steps(groups: list[StepCells], index: int, position: int, name: str) ->
 
 
 def _refuse_move(
-    definition: Statement, name: str, groups: list[StepCells], target: int, use: int
+    definition: Statement, name: str, groups: Sequence[StepCells], target: int, use: int
 ) -> None:
     own = definition.name
     binder = next(s.cell for s in groups[target].statements if name in s.flow.writes)
@@ -165,7 +172,7 @@ def _refuse_move(
 
 
 def refuse_global_writes(
-    groups: list[StepCells],
+    groups: Sequence[StepCells],
     definitions: list[Statement],
     constants: list[Statement],
     parameters: set[str],
@@ -175,7 +182,7 @@ def refuse_global_writes(
     state = parameters | {n for s in [*statements, *constants] for n in s.flow.writes}
     for statement in [s for s in [*statements, *definitions] if s.flow.global_writes]:
         others = [s for s in statements if s is not statement]
-        readers = {n: s.cell for s in reversed(others) for n in (*s.flow.reads, *s.flow.deferred)}
+        readers = {n: s.cell for s in reversed(others) for n in s.flow.names_read}
         for name in sorted(statement.flow.global_writes & (state | set(readers))):
             where = f"cell {readers[name]} reads it" if name in readers else "the cells bind it"
             function = statement.name if statement.is_definition else "f"

@@ -13,14 +13,16 @@ from dataclasses import dataclass, replace
 
 import libcst as cst
 
-from nb2prod.analysis.facts import DISPLAY, RUN, Piece, immutable, strip_semicolon
+from nb2prod.analysis.facts import DISPLAY, RUN, Piece, strip_semicolon
 from nb2prod.analysis.flow import Flow, analyse_statement, sequence
 from nb2prod.analysis.selection import CodeCell, Selection
 from nb2prod.analysis.selection import statement_lines as statement_lines
 from nb2prod.errors import Diagnostic, NotebookError
 from nb2prod.lift import checks, placement
+from nb2prod.lift.parameters import Parameter, parameters_of
 from nb2prod.lift.statements import (
     Imports,
+    Place,
     Statement,
     StepCells,
     bound_by_reads,
@@ -28,28 +30,10 @@ from nb2prod.lift.statements import (
     names_read,
     without_imports,
 )
-from nb2prod.literals import literal_value
 from nb2prod.naming import NameAllocator, snake_case
 from nb2prod.notebook.cells import Heading, Role
 
 _EMPTY = cst.Module([])
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A keyword argument of run(), from the parameters cell."""
-
-    name: str
-    default: str
-    cell: int
-    value: object = None
-    literal: bool = False
-    path_type: str | None = None  # `Path` or `pathlib.Path` when the default is a path
-
-    @property
-    def inline(self) -> bool:
-        """Whether the default can stand in the signature: an immutable literal."""
-        return self.literal and immutable(self.value)
 
 
 @dataclass(frozen=True)
@@ -136,18 +120,18 @@ def lift(selection: Selection) -> Plan:
             "`#| deploy`)"
         )
     imports = Imports()
-    parameters = _parameters(selection.with_role(Role.PARAMETERS), imports)
+    parameters = parameters_of(selection.with_role(Role.PARAMETERS), imports)
     groups = group_cells(deploy, imports)
     notes: list[Diagnostic] = list(selection.warnings)
     param_names = {p.name for p in parameters}
-    constants = placement.constants(groups, param_names)
-    definitions = placement.module_level(groups, param_names)
-    placement.place_closures(groups, param_names)
+    groups, constants = placement.constants(groups, param_names)
+    groups, definitions = placement.module_level(groups, param_names)
+    groups = placement.place_closures(groups, param_names)
     placement.refuse_global_writes(groups, definitions, constants, param_names)
-    definitions = sorted([*constants, *definitions], key=lambda d: d.order)
+    definitions = sorted([*constants, *definitions], key=lambda d: d.place)
     step_bound = {n for g in groups for s in g.statements for n in s.flow.writes}
     placement.refuse_rebound_imports(groups, imports.bound)
-    result_cell, result = _take_result(deploy[-1], groups)
+    groups, result_cell, result = _take_result(deploy[-1], groups)
     module_names = imports.bound | {n for d in definitions for n in d.flow.writes}
     reads_display = checks.reads_anywhere(DISPLAY, groups, definitions, selection)
     needs_display = reads_display and DISPLAY not in module_names | step_bound
@@ -160,7 +144,8 @@ def lift(selection: Selection) -> Plan:
     test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names)
     checked = [*definitions, *(s for g in groups for s in g.statements)]
     if result is not None:
-        checked.append(Statement.of(deploy[-1].index, cst.SimpleStatementLine([cst.Expr(result)])))
+        result_line = cst.SimpleStatementLine([cst.Expr(result)])
+        checked.append(Statement.of(Place(deploy[-1].index), result_line))
     notes += checks.check_names(selection, checked, param_names, module_names, imports.star)
     return Plan(
         imports=imports.statements(),
@@ -182,100 +167,25 @@ def lift(selection: Selection) -> Plan:
     )
 
 
-# --- parameters ----------------------------------------------------------------------------
-
-
-def _parameters(cells: Sequence[CodeCell], imports: Imports) -> tuple[Parameter, ...]:
-    """The parameters cells' assignments, in order; their imports are hoisted."""
-    found: dict[str, Parameter] = {}
-    for cell in cells:
-        for line, statement in zip(statement_lines(cell.tree), cell.tree.body, strict=True):
-            for small in _smalls(statement, cell, line):
-                if isinstance(small, cst.Import | cst.ImportFrom):
-                    imports.add_node(small)
-                    continue
-                name, value = _parameter_assignment(small, cell.index, line)
-                found.pop(name, None)
-                found[name] = _parameter(name, value, cell.index)
-    return tuple(found.values())
-
-
-def _smalls(
-    statement: cst.BaseStatement, cell: CodeCell, line: int
-) -> Sequence[cst.BaseSmallStatement]:
-    if isinstance(statement, cst.SimpleStatementLine):
-        return statement.body
-    raise NotebookError(
-        "the parameters cell may only assign values (`n_customers = 120`) and import; "
-        "move this block to a deploy cell",
-        cell=cell.index,
-        line=line,
-    )
-
-
-def _parameter_assignment(
-    small: cst.BaseSmallStatement, cell: int, line: int
-) -> tuple[str, cst.BaseExpression]:
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target = small.targets[0].target
-        if isinstance(target, cst.Name):
-            return target.value, small.value
-    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value:
-        return small.target.value, small.value
-    if isinstance(small, cst.Expr) and isinstance(
-        small.value, cst.SimpleString | cst.ConcatenatedString
-    ):
-        raise NotebookError(
-            "the parameters cell holds a bare string; make it a comment", cell, line
-        )
-    raise NotebookError(
-        "the parameters cell may only assign one name per statement (`seed = 7`) and import; "
-        "move other code to a deploy cell",
-        cell=cell,
-        line=line,
-    )
-
-
-def _parameter(name: str, value: cst.BaseExpression, cell: int) -> Parameter:
-    code = _EMPTY.code_for_node(value).strip()
-    found, literal = literal_value(code)
-    if not found:
-        return Parameter(name, code, cell, path_type=_path_type(value))
-    return Parameter(name, code, cell, value=literal, literal=True)
-
-
-# --- the result ----------------------------------------------------------------------------
-
-
-def _path_type(value: cst.BaseExpression) -> str | None:
-    """`Path` for `Path(...)`, `pathlib.Path` for `pathlib.Path(...)`: a data location."""
-    if not isinstance(value, cst.Call):
-        return None
-    function = value.func
-    name = function.attr.value if isinstance(function, cst.Attribute) else None
-    if isinstance(function, cst.Name):
-        name = function.value
-    if name not in {"Path", "PurePath", "PosixPath", "WindowsPath"}:
-        return None
-    return _EMPTY.code_for_node(function)
-
-
-def _take_result(last: CodeCell, groups: list[StepCells]) -> tuple[int, cst.BaseExpression | None]:
-    """Remove the last deploy cell's trailing expression from its step and return it."""
+def _take_result(
+    last: CodeCell, groups: list[StepCells]
+) -> tuple[list[StepCells], int, cst.BaseExpression | None]:
+    """The groups with the last deploy cell's trailing expression taken out of its step, the
+    cell, and that expression (None when the cell shows nothing)."""
     statements = groups[-1].statements
     if last.suppressed or not statements or not statements[-1].last_in_cell:
-        return last.index, None
+        return groups, last.index, None
     final = statements[-1]
     if final.cell != last.index or not isinstance(final.node, cst.SimpleStatementLine):
-        return last.index, None
+        return groups, last.index, None
     *rest, tail = final.node.body
     if not isinstance(tail, cst.Expr):
-        return last.index, None
-    statements.pop()
+        return groups, last.index, None
+    kept = statements[:-1]
     if rest:
-        kept = strip_semicolon(final.node.with_changes(body=rest))
-        statements.append(Statement.of(final.cell, kept))
-    return last.index, tail.value
+        # the statements before the expression on its line stay, where the line stood
+        kept += (Statement.of(final.place, strip_semicolon(final.node.with_changes(body=rest))),)
+    return [*groups[:-1], replace(groups[-1], statements=kept)], last.index, tail.value
 
 
 # --- steps: inputs and outputs ---------------------------------------------------------------
@@ -290,7 +200,7 @@ def _steps(
 ) -> tuple[Step, ...]:
     tail: list[Statement] = []
     if result is not None:
-        tail = [Statement.of(0, cst.SimpleStatementLine(body=[cst.Expr(result)]))]
+        tail = [Statement.of(Place(0), cst.SimpleStatementLine(body=[cst.Expr(result)]))]
     bodies = [[*g.statements, *(tail if g is groups[-1] else [])] for g in groups]
     read_later = _read_later(groups, bodies, tests)
     flows = [step_flow(body, later) for body, later in zip(bodies, read_later, strict=True)]
@@ -349,7 +259,7 @@ def step_flow(statements: Sequence[Statement], read_later: set[str]) -> Flow:
     flows: list[Flow] = []
     for statement in statements:
         flow = statement.flow
-        used = [n for n in pending if n in flow.reads or n in flow.deferred]
+        used = [n for n in pending if flow.reads_name(n)]
         charged = {name for n in used for name in pending.pop(n)}
         if charged:
             flows.append(Flow(reads=tuple(sorted(charged))))
@@ -374,8 +284,7 @@ def _outputs(
     """For each step, the names it binds that a later step or test cell reads (liveness)."""
     readers_after: list[set[str]] = [set() for _ in groups]
     for test in tests:
-        flow = sequence(test.facts.flows)
-        reads = set(flow.reads) | flow.deferred
+        reads = set(sequence(test.facts.flows).names_read)
         for index, group in enumerate(groups):
             if group.cells[0].index < test.index:
                 readers_after[index] |= reads
@@ -451,7 +360,7 @@ def _test_cells(
         for statement in test.tree.body:
             body.extend(without_imports(statement, imports))
         flow = sequence(analyse_statement(s) for s in body)
-        reads = [*flow.reads, *sorted(flow.deferred - set(flow.reads))]
+        reads = flow.names_read
         own = imports.bound
         result.append(
             TestCell(

@@ -7,8 +7,9 @@ import that would shadow the pipeline's own `run`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence, Set
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import libcst as cst
 
@@ -19,7 +20,17 @@ from nb2prod.analysis.selection import CodeCell, statement_lines
 _EMPTY = cst.Module([])
 
 
-@dataclass(eq=False)
+class Place(NamedTuple):
+    """Where a statement comes from: its cell, its top-level statement there (counted from 1)
+    and which part of that statement it is once imports are hoisted. Places order statements
+    as the notebook does, and name them: no two statements of a plan share one."""
+
+    cell: int
+    position: int = 0
+    offset: int = 0
+
+
+@dataclass(frozen=True, eq=False)
 class Statement:
     """A statement of a step, with the flow it has.
 
@@ -27,17 +38,20 @@ class Statement:
     only when the node is needed; one made by the lift carries its node.
     """
 
-    cell: int
+    place: Place
     piece: Piece
     last_in_cell: bool = False
-    order: int = 0
     source: CodeCell | None = None
     made: cst.BaseStatement | None = None
 
     @classmethod
-    def of(cls, cell: int, node: cst.BaseStatement) -> Statement:
-        """A statement the lift made from a node."""
-        return cls(cell, piece_of(node), made=node)
+    def of(cls, place: Place, node: cst.BaseStatement) -> Statement:
+        """A statement the lift made from a node, standing at `place`."""
+        return cls(place, piece_of(node), made=node)
+
+    @property
+    def cell(self) -> int:
+        return self.place.cell
 
     @property
     def flow(self) -> Flow:
@@ -68,13 +82,24 @@ class Statement:
         return _EMPTY.code_for_node(self.node)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StepCells:
-    """Consecutive deploy cells that form one step."""
+    """Consecutive deploy cells that form one step, and the statements the step runs."""
 
     key: tuple[str, object]
-    cells: list[CodeCell] = field(default_factory=list)
-    statements: list[Statement] = field(default_factory=list)
+    cells: tuple[CodeCell, ...]
+    statements: tuple[Statement, ...]
+
+    def without(self, places: Set[Place]) -> StepCells:
+        """This group less the statements at `places`."""
+        kept = tuple(s for s in self.statements if s.place not in places)
+        return self if len(kept) == len(self.statements) else replace(self, statements=kept)
+
+
+def without(groups: Sequence[StepCells], statements: Iterable[Statement]) -> list[StepCells]:
+    """The groups less `statements`, which the lift has placed elsewhere."""
+    places = {statement.place for statement in statements}
+    return [group.without(places) for group in groups]
 
 
 class Imports:
@@ -103,19 +128,23 @@ class Imports:
 
 def group_cells(deploy: Sequence[CodeCell], imports: Imports) -> list[StepCells]:
     """Hoist imports and group the remaining statements into steps, in notebook order."""
-    groups: list[StepCells] = []
+    runs: list[tuple[tuple[str, object], list[CodeCell]]] = []
     for cell in deploy:
         key = _step_key(cell)
-        if not groups or groups[-1].key != key:
-            groups.append(StepCells(key))
-        group = groups[-1]
-        group.cells.append(cell)
+        if not runs or runs[-1][0] != key:
+            runs.append((key, []))
+        runs[-1][1].append(cell)
         for line in cell.facts.imports:
             imports.add(line)
-        for piece in cell.facts.pieces:
-            order = (cell.index * 10_000 + piece.position) * 100 + piece.offset
-            group.statements.append(Statement(cell.index, piece, piece.last, order, cell))
-    return groups
+    return [StepCells(key, tuple(cells), _statements(cells)) for key, cells in runs]
+
+
+def _statements(cells: Sequence[CodeCell]) -> tuple[Statement, ...]:
+    return tuple(
+        Statement(Place(cell.index, piece.position, piece.offset), piece, piece.last, cell)
+        for cell in cells
+        for piece in cell.facts.pieces
+    )
 
 
 def _step_key(cell: CodeCell) -> tuple[str, object]:
@@ -134,7 +163,7 @@ def without_imports(statement: cst.BaseStatement, imports: Imports) -> list[cst.
 
 def line_of(statement: Statement, groups: Sequence[StepCells]) -> int | None:
     """The line, within its cell, on which a statement starts (computed only for messages)."""
-    position = (statement.order // 100) % 10_000 - 1
+    position = statement.place.position - 1
     for group in groups:
         for cell in group.cells:
             if cell.index == statement.cell and 0 <= position < len(cell.tree.body):
@@ -145,15 +174,15 @@ def line_of(statement: Statement, groups: Sequence[StepCells]) -> int | None:
 def free_names(statement: Statement) -> frozenset[str]:
     """Names a def or class reads from the enclosing scope, now or when called."""
     assert statement.is_definition
-    return frozenset(statement.flow.reads) | statement.flow.deferred
+    return frozenset(statement.flow.names_read)
 
 
 def uses(statement: Statement, name: str) -> bool:
-    return name in statement.flow.reads or name in statement.flow.deferred
+    return statement.flow.reads_name(name)
 
 
 def names_read(statement: Statement) -> set[str]:
-    return set(statement.flow.reads) | statement.flow.deferred
+    return set(statement.flow.names_read)
 
 
 def bound_by(cell: CodeCell) -> set[str]:
@@ -161,5 +190,4 @@ def bound_by(cell: CodeCell) -> set[str]:
 
 
 def bound_by_reads(cell: CodeCell) -> set[str]:
-    flow = sequence(cell.facts.flows)
-    return set(flow.reads) | flow.deferred
+    return set(sequence(cell.facts.flows).names_read)
