@@ -227,3 +227,23 @@ def test_one_core_means_no_second_process(monkeypatch: pytest.MonkeyPatch) -> No
         assert worker.pool is None
     source = "".join(f"def h{i}(a,b):\n  return [a,b,{i}]\n\n" for i in range(20))
     assert formatting.format_python(source) == _whole(source)
+
+
+def _stable(text: str) -> bool:
+    """Formatting with black's public API again changes nothing (black's assert_stable)."""
+    return _whole(text) == text
+
+
+@pytest.mark.parametrize("notebook", GOLDEN, ids=lambda p: p.parent.name)
+def test_formatting_twice_changes_nothing_on_golden_cases(notebook: Path) -> None:
+    for path in sorted((notebook.parent / "expected").rglob("*.py")):
+        body = path.read_text().split("\n", 3)[3]  # the text under the header
+        assert _stable(body), path
+
+
+@pytest.mark.parametrize("cells", [50, 200])
+def test_formatting_twice_changes_nothing_on_benchmark_notebooks(
+    cells: int, tmp_path: Path
+) -> None:
+    for rel, source in _generated(write(tmp_path, cells)).items():
+        assert _stable(formatting.format_python(source)), rel
