@@ -1,4 +1,8 @@
-"""Emitters: one small module per generated file, each a pure function of the plan."""
+"""The emit layer: one small module per generated file, each a pure function of the plan.
+
+It may import the lift, analysis and notebook layers and the base modules; what the generated
+packages share at run time is `nb2prod/runtime.py`, shipped as it is.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Prove a build right: the notebook's cells in a real kernel against the generated run()."""
+"""Prove a build right: the notebook's cells in a real kernel against the generated run().
+
+Part of the orchestration: it runs the pipeline's stages and the build, a kernel (kernel.py,
+the only nbclient import) and a Python process, and compares the results (comparison.py).
+"""
 
 from __future__ import annotations
 
