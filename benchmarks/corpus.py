@@ -26,6 +26,7 @@ import platform
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -58,7 +59,7 @@ RUNNABLE_MODULES = frozenset({"IPython.display"})
 # IPython syntax that reaches outside the kernel's folder (shell commands, package installs):
 # a corpus run never executes it.
 _SHELL = re.compile(r"^\s*(!|%%?(sx|system|bash|sh|script|pip|conda|!)\b)|^\s*[\w.,\s]+=\s*[!%]")
-_MAGIC_LINE = re.compile(r"^\s*(%|!)|^\s*[\w.,\s]+=\s*[!%]|^\s*[^#\s][^#]*\?\s*$")
+_MAGIC_LINE = re.compile(r"^\s*(%|!)|^\s*[\w.,\s]+=\s*[!%]|^\s*([^#\s][^#]*)?\?\s*$")
 _KEEP_BODY = frozenset({"time", "timeit", "capture", "prun"})
 # Statements only Python 2 has: print and exec statements, `except E, e`, `raise E, v`, backticks.
 _PYTHON2 = re.compile(
@@ -717,6 +718,14 @@ def report(outcomes: Sequence[Outcome], seconds: float, verified: bool) -> str:
         "|---|---:|",
         *(f"| {name} | {value} |" for name, value in totals(outcomes, verified)),
     ]
+    times = sorted(o.build_seconds for o in outcomes if o.build_seconds)
+    if times:
+        lines += [
+            "",
+            f"`nb2prod build` per notebook (the whole command, no cache): median "
+            f"{statistics.median(times):.2f} s, 90th percentile "
+            f"{times[int(0.9 * (len(times) - 1))]:.2f} s, slowest {times[-1]:.2f} s.",
+        ]
     lines += _counted("Refusals by reason", [o.reason for o in refused])
     lines += _examples(refused, reasons=10, per_reason=3)
     lines += _listed("Crashes", [o for o in outcomes if o.build == "crashed"], "reason", "message")

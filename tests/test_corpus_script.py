@@ -224,6 +224,7 @@ def test_the_body_of_a_foreign_cell_magic_is_not_python() -> None:
     assert corpus.python_of("%%html\n<b>import torch</b>") is None
     assert corpus.python_of("%%time\nx = 1") == "x = 1"
     assert corpus.python_of("df.head?\nif x:\n    %time y()") == "pass\nif x:\n    pass"
+    assert corpus.python_of("?\n# why?\nx = 1") == "pass\n# why?\nx = 1"
 
 
 SHOWS = [
