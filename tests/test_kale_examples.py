@@ -84,7 +84,7 @@ def test_kale_example_runs(example: str, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", _package(example)],
         cwd=(EXAMPLES / example).parent,
-        env={**os.environ, "PYTHONPATH": str(project)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(project), *sys.path[1:]])},
         capture_output=True,
         text=True,
         check=False,

@@ -109,7 +109,7 @@ def _verify(
     project = _build(path, config, tmp)
     notebook_value = _run_in_kernel(subject, config, _deploy_cells(subject), tmp / "cells")
     pipeline_value = _run_pipeline(project, config, path.parent, tmp / "run")
-    where = f"{path.as_posix()}: cell {_result_cell(subject)}"
+    where = f"{path.as_posix()}: {_place(subject.notebook, _result_cell(subject))}"
     found = _compare(notebook_value, pipeline_value, config, project.name)
     report += [_verdict(where, found, subject.kernel), *(f"  {line}" for line in found)]
     if not config.whole:
@@ -345,6 +345,12 @@ def _whole_verdict(path: Path, found: list[str], warnings: list[Diagnostic]) -> 
     return (
         f"{where}: mismatch: running every cell gives another result{cause} (notebook != pipeline):"
     )
+
+
+def _place(notebook: Notebook, cell: int) -> str:
+    """`cell N`, or in a text notebook `line L (cell N)`: the place a verdict is about."""
+    start = notebook.cells[cell - 1].first_line
+    return f"cell {cell}" if start is None else f"line {start} (cell {cell})"
 
 
 def _result_cell(subject: _Subject) -> int:
