@@ -224,7 +224,6 @@ def _language(metadata: dict[str, Any]) -> str:
 # --- text notebooks (jupytext) ---------------------------------------------------------------
 
 TEXT_SUFFIXES = (".py", ".md")
-NOTEBOOK_SUFFIXES = (".ipynb", *TEXT_SUFFIXES)
 _TEXT_FIX = "fix the file, or open it in Jupyter with jupytext and save it again"
 # A jupytext header: `# ---` then `# jupyter:` in a script, YAML front matter holding `jupyter:`,
 # `jupytext:` or `kernelspec:` in markdown (jupytext's own markdown, MyST).
