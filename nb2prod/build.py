@@ -192,7 +192,7 @@ def render_package(
     from nb2prod.analysis.facts import Found
     from nb2prod.analysis.selection import examine_cells, select
     from nb2prod.caching.memo import Memo
-    from nb2prod.emit import emit_package
+    from nb2prod.emit import emit_package, shipped_files
     from nb2prod.emit.module import step_codes
     from nb2prod.lift import lift
     from nb2prod.output.formatting import Worker, format_files, formatted_chunks, style_key
@@ -215,7 +215,7 @@ def render_package(
             return formatted_chunks(texts, worker)
 
         formatter = memo.wrap("chunk", chunks, digest=str, kind=str, options=style_key())
-        files = format_files(emitted, format_chunks=formatter)
+        files = {**format_files(emitted, format_chunks=formatter), **shipped_files(target)}
     return {rel: with_header(text, target.source) for rel, text in files.items()}
 
 

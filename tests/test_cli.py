@@ -45,6 +45,7 @@ def test_build_writes_the_package(project: Path) -> None:
         "churn_deploy/__init__.py",
         "churn_deploy/pipeline.py",
         "churn_deploy/__main__.py",
+        "churn_deploy/runtime.py",
         "tests/test_churn_deploy.py",
     }
 

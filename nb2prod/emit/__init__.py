@@ -1,7 +1,7 @@
 """The emit layer: one small module per generated file, each a pure function of the plan.
 
 It may import the lift, analysis and notebook layers and the base modules; what the generated
-packages share at run time is `nb2prod/runtime.py`, shipped as it is.
+packages share at run time is `nb2prod/runtime.py`, shipped as it is (`shipped_files`).
 """
 
 from __future__ import annotations
@@ -53,3 +53,10 @@ def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None
 
         files[f"{pkg}/api.py"] = api.render(plan, target)
     return files
+
+
+def shipped_files(target: Target) -> dict[str, str]:
+    """The files a package ships as they are, already formatted: nb2prod's runtime module."""
+    from nb2prod.emit import runtime_file
+
+    return {f"{target.package}/{runtime_file.MODULE}": runtime_file.render()}

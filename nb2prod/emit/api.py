@@ -141,16 +141,16 @@ def render(plan: Plan, target: Target) -> str:
         FROM_ARRAY if any(f.base_type in _FROM_ARRAY for f in fields) else "",
         _model(fields),
         ENDPOINTS,
-        JSON_VALUE,
     )
 
 
 def _imports() -> str:
     return (
-        "import logging\nimport math\nimport sys\nfrom typing import Annotated, Any\n\n"
+        "import logging\nfrom typing import Annotated, Any\n\n"
         "import pydantic\nfrom fastapi import Body, FastAPI\n"
         "from fastapi.concurrency import run_in_threadpool\n"
-        "from fastapi.responses import JSONResponse\n\nfrom .pipeline import run\n"
+        "from fastapi.responses import JSONResponse\n\n"
+        "from .pipeline import run\nfrom .runtime import json_value\n"
     )
 
 
@@ -249,48 +249,4 @@ async def run_pipeline(
     except Exception as exc:
         logger.exception("run() failed with %s", parameters)
         return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=500)
-'''
-
-JSON_VALUE = '''
-def json_value(value: Any) -> Any:
-    """A result as JSON values: numpy arrays and pandas series as lists, frames as records.
-
-    NaN and missing values become null; what JSON cannot hold becomes its repr, as the CLI prints.
-    """
-    # numpy and pandas are looked up, never imported: a value of theirs implies they are loaded.
-    numpy = sys.modules.get("numpy")
-    pandas = sys.modules.get("pandas")
-    if pandas is not None:
-        if isinstance(value, pandas.DataFrame):
-            return json_value(value.to_dict(orient="records"))
-        if isinstance(value, (pandas.Series, pandas.Index)):
-            return json_value(value.tolist())
-        if value is pandas.NA or value is pandas.NaT:
-            return None
-    if numpy is not None:
-        if isinstance(value, numpy.ndarray):
-            return json_value(value.tolist())
-        if isinstance(value, numpy.generic):
-            return json_value(value.item())
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): json_value(item) for key, item in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return [json_value(item) for item in _ordered(value)]
-    if isinstance(value, (list, tuple)):
-        return [json_value(item) for item in value]
-    if hasattr(value, "isoformat"):  # datetime, date, time, pandas.Timestamp
-        return value.isoformat()
-    return repr(value)
-
-
-def _ordered(items: Any) -> list[Any]:
-    """A set in sorted order when it sorts, so that equal results give equal answers."""
-    try:
-        return sorted(items)
-    except TypeError:
-        return list(items)
 '''

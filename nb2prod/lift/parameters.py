@@ -7,7 +7,7 @@ line and the web API all take it from the parameter.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -42,6 +42,7 @@ class Kind(StrEnum):
 
 _SCALARS: dict[type, Kind] = {int: Kind.INT, float: Kind.FLOAT, bool: Kind.BOOL, str: Kind.STR}
 _CONTAINERS: dict[type, Kind] = {list: Kind.LIST, dict: Kind.DICT, tuple: Kind.TUPLE, set: Kind.SET}
+_PATH_TYPES = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath"})
 
 
 @dataclass(frozen=True)
@@ -82,17 +83,26 @@ class Parameter:
 
     @cached_property
     def annotation(self) -> str | None:
-        """The type a default suggests (`int`, `list[str]`, `Path`), or None when unclear."""
+        """The type a default suggests (`int`, `list[str]`, `tuple[str, ...]`, `Path`), or None
+        when unclear. A tuple's type does not fix its length: `tuple[str]` would mean one item."""
         if self.path_type is not None:
             return self.path_type
         if self.kind in {Kind.COMPUTED, Kind.NONE}:
             return None
         container = type(self.value).__name__
-        return f"{container}[{self.item}]" if self.item is not None else container
+        if self.item is None:
+            return container
+        if self.kind is Kind.TUPLE:
+            return f"tuple[{self.item}, ...]"
+        return f"{container}[{self.item}]"
 
 
 def parameters_of(cells: Sequence[CodeCell], imports: Imports) -> tuple[Parameter, ...]:
-    """The parameters cells' assignments, in order; their imports are hoisted."""
+    """The parameters cells' assignments, in order; their imports are hoisted.
+
+    A default may read the parameters before it: `data_dir / "x.csv"` is a path when
+    `data_dir` is one.
+    """
     found: dict[str, Parameter] = {}
     for cell in cells:
         for line, statement in zip(statement_lines(cell.tree), cell.tree.body, strict=True):
@@ -101,8 +111,9 @@ def parameters_of(cells: Sequence[CodeCell], imports: Imports) -> tuple[Paramete
                     imports.add_node(small)
                     continue
                 name, value = _parameter_assignment(small, cell.index, line)
+                parameter = _parameter(name, value, cell.index, found)
                 found.pop(name, None)
-                found[name] = _parameter(name, value, cell.index)
+                found[name] = parameter
     return tuple(found.values())
 
 
@@ -142,22 +153,30 @@ def _parameter_assignment(
     )
 
 
-def _parameter(name: str, value: cst.BaseExpression, cell: int) -> Parameter:
+def _parameter(
+    name: str, value: cst.BaseExpression, cell: int, earlier: Mapping[str, Parameter]
+) -> Parameter:
     code = _EMPTY.code_for_node(value).strip()
     found, literal = literal_value(code)
-    if not found:
-        return Parameter(name, code, cell, path_type=_path_type(value))
-    return Parameter(name, code, cell, value=literal, literal=True)
+    if found:
+        return Parameter(name, code, cell, value=literal, literal=True)
+    paths = {n: p.path_type for n, p in earlier.items() if p.path_type is not None}
+    return Parameter(name, code, cell, path_type=_path_type(value, paths))
 
 
-def _path_type(value: cst.BaseExpression) -> str | None:
-    """`Path` for `Path(...)`, `pathlib.Path` for `pathlib.Path(...)`: a data location."""
+def _path_type(value: cst.BaseExpression, paths: Mapping[str, str]) -> str | None:
+    """The path class a default makes: `Path` for `Path(...)`, `pathlib.Path` for
+    `pathlib.Path(...)`, the class of `data_dir` for `data_dir / "x.csv"`; None otherwise."""
+    if isinstance(value, cst.Name):
+        return paths.get(value.value)
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Divide):
+        return _path_type(value.left, paths)
     if not isinstance(value, cst.Call):
         return None
     function = value.func
     name = function.attr.value if isinstance(function, cst.Attribute) else None
     if isinstance(function, cst.Name):
         name = function.value
-    if name not in {"Path", "PurePath", "PosixPath", "WindowsPath"}:
+    if name not in _PATH_TYPES:
         return None
     return _EMPTY.code_for_node(function)
