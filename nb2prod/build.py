@@ -177,6 +177,7 @@ def package_target(path: Path, options: BuildOptions) -> tuple[Target, Path]:
         notebook_dir_from_tests=_relative(path.parent, dest / "tests"),
         api=options.api,
         versions=lower_bounds(options.lower_bounds),
+        api_parameters=options.api_parameters if options.api else (),
     )
     return target, dest
 
@@ -208,6 +209,10 @@ def render_package(
         selection = select(notebook, examine)
         plan = lift(selection)
         warnings.extend(plan.warnings)
+        if target.api:
+            from nb2prod.emit.api import allowed_warnings
+
+            warnings.extend(allowed_warnings(plan, target))
         emitted = emit_package(plan, target, steps)
         resume_collector()
 

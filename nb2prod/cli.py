@@ -59,11 +59,21 @@ def build(
         typer.Option("--force", help="Overwrite files edited by hand or not written by nb2prod."),
     ] = False,
     api: Annotated[bool, typer.Option("--api", help="Also generate a FastAPI app.")] = False,
+    api_parameters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-parameter",
+            metavar="NAME",
+            help="With --api, let requests set this parameter although its default is a path "
+            "(repeat for several).",
+            show_default=False,
+        ),
+    ] = None,
     cache_dir: Annotated[
         Path | None,
         typer.Option(
             "--cache-dir",
-            help="Cache folder [default: $NB2PROD_CACHE_DIR, else the user's cache folder].",
+            help="Cache folder \\[default: $NB2PROD_CACHE_DIR, else the user's cache folder].",
             show_default=False,
         ),
     ] = None,
@@ -96,6 +106,7 @@ def build(
         out=out,
         name=name,
         api=api,
+        api_parameters=tuple(dict.fromkeys(api_parameters or ())),
         lower_bounds=lower_bounds,
         root=(root or Path()).resolve(),
     )

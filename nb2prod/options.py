@@ -29,6 +29,8 @@ class BuildOptions:
     out: Path = Path("build")
     name: str | None = None
     api: bool = False
+    # Parameters whose defaults are paths that the web API may still take as request fields.
+    api_parameters: tuple[str, ...] = ()
     lower_bounds: str | None = None  # "installed", or a pinned requirements file
     # The folder against which generated headers name the notebook: the pyproject's folder.
     root: Path = field(default_factory=Path.cwd, metadata=COMMAND_LINE_ONLY)
@@ -84,7 +86,9 @@ def path_keys() -> frozenset[str]:
 
 
 def _toml_type(hint: Any) -> type:
-    """`str | None` -> str; Path stays Path (text in the file)."""
+    """`str | None` -> str; `tuple[str, ...]` -> list; Path stays Path (text in the file)."""
+    if typing.get_origin(hint) is tuple:
+        return list
     arguments = [a for a in typing.get_args(hint) if a is not type(None)]
     base = arguments[0] if arguments else hint
     assert isinstance(base, type)

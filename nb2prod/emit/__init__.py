@@ -25,6 +25,7 @@ class Target:
     notebook_dir_from_tests: str  # the notebook's folder relative to the generated tests/
     api: bool = False
     versions: tuple[tuple[str, str], ...] = ()  # (normalised distribution, lower bound)
+    api_parameters: tuple[str, ...] = ()  # path parameters the web API may take
 
     @property
     def distribution(self) -> str:

@@ -1,12 +1,13 @@
 """The parameters of run(): the parameters cell's assignments, each with the kind of its default.
 
 A parameter's kind (int, float, bool, str, a path, a list, a dict, a tuple, a set, another
-literal, or a computed default) is read off its default once, here; the module, the command
-line and the web API all take it from the parameter.
+literal, or a computed default) is read off its default once, here, and so is whether it names
+a place on disk; the module, the command line and the web API all take both from the parameter.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -43,6 +44,8 @@ class Kind(StrEnum):
 _SCALARS: dict[type, Kind] = {int: Kind.INT, float: Kind.FLOAT, bool: Kind.BOOL, str: Kind.STR}
 _CONTAINERS: dict[type, Kind] = {list: Kind.LIST, dict: Kind.DICT, tuple: Kind.TUPLE, set: Kind.SET}
 _PATH_TYPES = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath"})
+# Text that names a file or folder: a separator, or a file extension (`model.pkl`, `data/`).
+_PATH_TEXT = re.compile(r"[/\\]|\.[A-Za-z][A-Za-z0-9]{0,9}$")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Parameter:
     value: object = None
     literal: bool = False
     path_type: str | None = None  # `Path` or `pathlib.Path` when the default is a path
+    builds_path: bool = False  # a computed default that makes a path (`os.path.join(...)`)
 
     @property
     def inline(self) -> bool:
@@ -96,12 +100,20 @@ class Parameter:
             return f"tuple[{self.item}, ...]"
         return f"{container}[{self.item}]"
 
+    @cached_property
+    def is_path(self) -> bool:
+        """Whether the default names a place on disk: a `Path`, text with a separator or a file
+        extension (`data/2024-05-01_x.csv`, `model.pkl`), a container holding such text, or a
+        computed default that builds one. Who may choose such a value is the project's call."""
+        if self.path_type is not None or self.builds_path:
+            return True
+        return self.literal and _holds_path_text(self.value)
+
 
 def parameters_of(cells: Sequence[CodeCell], imports: Imports) -> tuple[Parameter, ...]:
     """The parameters cells' assignments, in order; their imports are hoisted.
 
-    A default may read the parameters before it: `data_dir / "x.csv"` is a path when
-    `data_dir` is one.
+    A default may read the parameters before it: one built from a path is a path too.
     """
     found: dict[str, Parameter] = {}
     for cell in cells:
@@ -161,7 +173,9 @@ def _parameter(
     if found:
         return Parameter(name, code, cell, value=literal, literal=True)
     paths = {n: p.path_type for n, p in earlier.items() if p.path_type is not None}
-    return Parameter(name, code, cell, path_type=_path_type(value, paths))
+    path_type = _path_type(value, paths)
+    builds = path_type is None and _builds_path(value, {n for n, p in earlier.items() if p.is_path})
+    return Parameter(name, code, cell, path_type=path_type, builds_path=builds)
 
 
 def _path_type(value: cst.BaseExpression, paths: Mapping[str, str]) -> str | None:
@@ -180,3 +194,42 @@ def _path_type(value: cst.BaseExpression, paths: Mapping[str, str]) -> str | Non
     if name not in _PATH_TYPES:
         return None
     return _EMPTY.code_for_node(function)
+
+
+def _holds_path_text(value: object) -> bool:
+    if isinstance(value, str):
+        return _PATH_TEXT.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_path_text(item) for item in (*value.keys(), *value.values()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_path_text(item) for item in value)
+    return False
+
+
+class _PathHints(cst.CSTVisitor):
+    """Whether an expression builds a path: it reads a path parameter or a path class, calls
+    `os.path`, or holds text naming a file or folder."""
+
+    def __init__(self, path_names: set[str]) -> None:
+        self.path_names = path_names | _PATH_TYPES
+        self.found = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found = self.found or node.value in self.path_names
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        base = node.value
+        if isinstance(base, cst.Name) and base.value == "os" and node.attr.value == "path":
+            self.found = True
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self.found = self.found or _holds_path_text(literal_value(node.value)[1])
+
+    def visit_FormattedStringText(self, node: cst.FormattedStringText) -> None:
+        self.found = self.found or _PATH_TEXT.search(node.value) is not None
+
+
+def _builds_path(value: cst.BaseExpression, path_names: set[str]) -> bool:
+    hints = _PathHints(path_names)
+    value.visit(hints)
+    return hints.found
