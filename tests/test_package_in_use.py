@@ -1,6 +1,7 @@
-"""The generated package used as an engineer uses it: its command line prints only the result,
-takes parameters as users type them and reports a failure in one line naming the notebook
-cell."""
+"""The generated package used as an engineer uses it: its tests run from its own folder and
+share one run of the pipeline, its command line prints only the result, takes parameters as
+users type them and reports a failure in one line naming the notebook cell, and the package
+exports the notebook's own functions."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from nb2prod.build import Status
 
-from conftest import ROOT, build, load_package
+from conftest import ROOT, build, load_package, run_generated_tests
 from notebooks import write_notebook
 
 # A notebook that reads a dated CSV relative to its own folder, with a test cell and a recorded
@@ -93,6 +94,40 @@ def command(project: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess
         check=False,
         timeout=120,
     )
+
+
+def test_generated_tests_pass_from_the_package_folder(readings: Path) -> None:
+    """The shared run and every test work in the notebook's folder, where its relative data
+    path leads, although pytest starts in the package's folder."""
+    done = run_generated_tests(readings / "build" / "readings_deploy")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout  # exports, smoke, golden, the test cell
+
+
+def test_the_generated_tests_run_the_pipeline_once(tmp_path: Path) -> None:
+    """The smoke, golden and test-cell tests share one run of the pipeline."""
+    log = tmp_path / "runs.log"
+    cells = [
+        f"parameters: log = {str(log)!r}",
+        "deploy: with open(log, 'a') as file:\n    file.write('ran\\n')\nvalues = [1, 2, 3]",
+        "test: assert values == [1, 2, 3]",
+        ("deploy: sum(values)", "6"),
+    ]
+    notebook = write_notebook(tmp_path / "counted_deploy.ipynb", cells)
+    assert build(notebook, tmp_path / "build").status is Status.WRITTEN
+    done = run_generated_tests(tmp_path / "build" / "counted_deploy")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "4 passed" in done.stdout  # exports, smoke, golden, the test cell
+    assert log.read_text() == "ran\n"
+
+
+def test_the_package_exports_the_notebooks_functions(readings: Path) -> None:
+    with load_package(readings / "build" / "readings_deploy", "readings_deploy"):
+        package = importlib.import_module("readings_deploy")
+        from readings_deploy import features
+
+        assert features is package.pipeline.features
+        assert "features" in package.__all__
 
 
 def test_stdout_is_the_result_and_prints_go_to_stderr(tmp_path: Path) -> None:

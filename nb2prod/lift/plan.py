@@ -100,9 +100,9 @@ class Plan:
     title: str | None = None
     module_alias: str = "pipeline"
     package_alias: str = "package"
-    states_name: str = "pipeline_states"
+    run_fixture: str = "pipeline_run"  # the generated tests' shared run of the pipeline
     tests: tuple[TestCell, ...] = ()
-    test_imports: tuple[cst.SimpleStatementLine, ...] = ()
+    test_imports: tuple[cst.BaseStatement, ...] = ()
     needs_display: bool = False
     warnings: tuple[Diagnostic, ...] = ()
 
@@ -159,7 +159,7 @@ def lift(selection: Selection) -> Plan:
         run_async_name=allocator.claim("_run", "async"),
         module_alias=allocator.claim("pipeline", "module"),
         package_alias=allocator.claim("package", "module"),
-        states_name=allocator.claim("pipeline_states", "fixture"),
+        run_fixture=allocator.claim("pipeline_run", "fixture"),
         tests=test_cells,
         test_imports=test_imports.statements(),
         needs_display=needs_display,
