@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import libcst as cst
+
+from nb2prod.analysis.facts import simple_statements
 
 # Import names whose distribution is named otherwise, for when it is not installed here.
 KNOWN_DISTRIBUTIONS = {
@@ -61,11 +63,12 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def imported_modules(statements: Iterable[cst.SimpleStatementLine]) -> list[str]:
-    """Top-level module names that absolute imports name, in order."""
+def imported_modules(statements: Iterable[cst.BaseStatement]) -> list[str]:
+    """Top-level module names that absolute imports name, in order; of an import fallback's
+    `try`, only what its handlers import (what it tries first is optional)."""
     found: dict[str, None] = {}
-    for line in statements:
-        for small in line.body:
+    for statement in statements:
+        for small in _import_statements(statement):
             if isinstance(small, cst.Import):
                 for alias in small.names:
                     found.setdefault(_EMPTY.code_for_node(alias.name).split(".")[0])
@@ -74,7 +77,15 @@ def imported_modules(statements: Iterable[cst.SimpleStatementLine]) -> list[str]
     return list(found)
 
 
-def requirements(statements: Iterable[cst.SimpleStatementLine]) -> list[str]:
+def _import_statements(statement: cst.BaseStatement) -> Iterator[cst.BaseSmallStatement]:
+    if isinstance(statement, cst.SimpleStatementLine):
+        yield from statement.body
+    elif isinstance(statement, cst.Try):
+        for handler in statement.handlers:
+            yield from simple_statements(handler.body) or ()
+
+
+def requirements(statements: Iterable[cst.BaseStatement]) -> list[str]:
     """Distribution names for the third-party modules imported, standard library left out."""
     names: dict[str, None] = {}
     for module in imported_modules(statements):
