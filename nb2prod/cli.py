@@ -21,6 +21,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Help texts are rich markup: a bracket that is text is written "\\[" in the source.
+    rich_markup_mode="rich",
     help="Turn the deploy cells of a Jupyter notebook into an installable, tested package.",
 )
 
@@ -42,7 +44,7 @@ def build(
         list[Path] | None,
         typer.Argument(
             help="Notebooks, or folders to search for notebooks named *deploy*; "
-            "default: `notebooks` in [tool.nb2prod].",
+            "default: `notebooks` in \\[tool.nb2prod].",
             show_default=False,
         ),
     ] = None,
@@ -195,7 +197,7 @@ def lint(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Notebooks or folders to check; default: `notebooks` in [tool.nb2prod].",
+            help="Notebooks or folders to check; default: `notebooks` in \\[tool.nb2prod].",
             show_default=False,
         ),
     ] = None,
@@ -255,7 +257,7 @@ def verify(
         typer.echo(line, err=True)
     for line in result.report:
         typer.echo(line)
-    raise typer.Exit(0 if result.ok else 1)
+    raise typer.Exit(2 if result.usage_error else 0 if result.ok else 1)
 
 
 def _lint_rules(ctx: typer.Context) -> LintRules:

@@ -166,6 +166,25 @@ def test_nbconvert_exporter_error_is_one_line(tmp_path: Path) -> None:
         PipelineExporter().from_filename(str(notebook))
 
 
+def test_jupyter_nbconvert_reports_a_notebook_error_in_one_line(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "bad_deploy.ipynb", ["deploy: x = = 1"])
+    done = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", "nb2prod", "bad_deploy.ipynb"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if "[NbConvertApp]" not in line] == [
+        "bad_deploy.ipynb: cell 1, line 1: syntax error: invalid syntax; fix the cell so that it "
+        "runs in Jupyter"
+    ]
+    assert not (tmp_path / "bad_deploy.py").exists()
+
+
 def test_wheel_installs_module_and_console_script(tmp_path: Path) -> None:
     """pip wheel offline, install the wheel, run `python -m` and the console script."""
     notebook = write_notebook(tmp_path / "churn_deploy.ipynb", IMPORTS[:1] + IMPORTS[2:])

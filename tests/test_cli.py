@@ -216,3 +216,13 @@ def test_a_failed_large_build_leaves_no_process_behind(tmp_path: Path) -> None:
     done = _console_build(tmp_path, "large_deploy.ipynb")
     assert done.returncode == 1
     assert "undefined_name" in done.stderr
+
+
+def test_build_help_shows_brackets_as_written() -> None:
+    """Help texts are rich markup; a bracket that is text must show."""
+    shown = runner.invoke(app, ["build", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "default: `notebooks` in [tool.nb2prod]." in shown
+    assert "Cache folder [default: $NB2PROD_CACHE_DIR, else the user's cache folder]." in shown
+    assert (
+        "[tool.nb2prod]." in runner.invoke(app, ["lint", "--help"], env={"COLUMNS": "200"}).stdout
+    )
