@@ -226,3 +226,34 @@ def test_build_help_shows_brackets_as_written() -> None:
     assert (
         "[tool.nb2prod]." in runner.invoke(app, ["lint", "--help"], env={"COLUMNS": "200"}).stdout
     )
+
+
+def test_check_without_the_options_of_the_build_says_so_in_one_line(project: Path) -> None:
+    notebook = "notebooks/churn_deploy.ipynb"
+    assert invoke("build", notebook, "--api")[0] == 0
+    code, _, err = invoke("build", notebook, "--check")
+    assert code == 1
+    assert err.splitlines() == [
+        "build/churn_deploy was built with --api; this check runs without it; give both the "
+        "same options (keep them in [tool.nb2prod])"
+    ]
+    code, _, err = invoke("build", notebook, "--check", "--api", "--api-parameter", "active")
+    assert code == 1
+    assert err.splitlines() == [
+        "build/churn_deploy was built without --api-parameter active; this check runs with it; "
+        "give both the same options (keep them in [tool.nb2prod])"
+    ]
+    assert invoke("build", notebook, "--check", "--api")[0] == 0
+    (project / "pyproject.toml").write_text("[tool.nb2prod]\napi = true\n")
+    assert invoke("build", notebook, "--check")[0] == 0
+
+
+def test_a_stale_check_with_the_same_options_still_lists_the_files(project: Path) -> None:
+    notebook = "notebooks/churn_deploy.ipynb"
+    assert invoke("build", notebook, "--api")[0] == 0
+    write_notebook(
+        project / notebook, ["parameters: n_customers = 5\nactive = True", "deploy: n_customers"]
+    )
+    code, _, err = invoke("build", notebook, "--check", "--api")
+    assert code == 1
+    assert "build/churn_deploy/churn_deploy/pipeline.py: stale" in err.splitlines()

@@ -31,6 +31,11 @@ class Target:
     def distribution(self) -> str:
         return self.package.replace("_", "-")
 
+    def flags(self) -> tuple[str, ...]:
+        """The command-line options of this build that shape the package's files, as written."""
+        flags = ["--api"] if self.api else []
+        return (*flags, *(f"--api-parameter {name}" for name in sorted(self.api_parameters)))
+
 
 def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None) -> dict[str, str]:
     """Every generated file of the package, by path relative to the package folder, unformatted.
