@@ -121,7 +121,7 @@ def _subject(path: Path, config: VerifyOptions, warnings: list[Diagnostic]) -> _
     notebook = read_notebook(path)
     selection = select(notebook)
     plan = lift(selection)
-    warnings.extend(plan.warnings)
+    warnings.extend([*notebook.warnings, *plan.warnings])
     kernel = config.kernel or notebook.kernel or DEFAULT_KERNEL
     return _Subject(path, notebook, selection, plan, kernel, config.overrides)
 
