@@ -46,6 +46,18 @@ CASES: dict[str, dict[str, object]] = {
             "ratio = (area\n%circumference)\nratio",
         ],
     },
+    "ipython_forms": {
+        "cells": [
+            "md: # IPython syntax with a plain-Python form",
+            "deploy: %load_ext watermark\n%watermark -a 'someone'\nimport os",
+            "%%time\n#| deploy\nbase = 3\nbase * 2",
+            "deploy: %env NB2PROD_FIXTURE_MODE=fast\nmode = os.environ['NB2PROD_FIXTURE_MODE']",
+            "deploy: %%capture\n!pip install -q nothing\nprint('hidden by capture')",
+            "deploy:  width = base + 1",
+            "deploy: sides = [base, width]\nsides\n;",
+            "deploy: (mode, base * width, sides)",
+        ],
+    },
     "headings_to_step_names": {
         "cells": [
             "md: # Sales report",

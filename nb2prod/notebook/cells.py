@@ -12,6 +12,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from nb2prod.errors import NotebookError
+from nb2prod.notebook.magics import UNWRAP_CELL
 from nb2prod.notebook.reader import Cell, Notebook
 
 if TYPE_CHECKING:
@@ -61,20 +62,38 @@ def read_marks(cell: Cell) -> Marks:
             roles.add(role)
         step = named or step
     lines = cell.source.split("\n")
-    for number, line in enumerate(lines):
-        stripped = line.strip()
+    marked: list[int] = []
+    start, body_is_code = _after_cell_magic(lines)
+    for number in range(start, len(lines)):
+        stripped = lines[number].strip()
         if not stripped:
             continue
         match = _MARK_LINE.fullmatch(stripped)
         if match is None:
+            if stripped.startswith("%%"):
+                # IPython takes a cell magic on the first line only: marks above it stay, so
+                # that the magic is refused where it stands, as IPython refuses it
+                marked = []
             break
         role, named = _mark(match["mark"].lower(), match["value"])
         if role is None and named is None:
             continue  # another tool's directive (nbdev, Quarto): leave it as a comment
         roles.add(role or Role.DEPLOY)
         step = named or step
-        lines[number] = ""
+        marked.append(number)
+    for number in marked if body_is_code else ():
+        lines[number] = ""  # the text of a %%writefile cell is written as it is, marks too
     return Marks(frozenset(roles), step, "\n".join(lines))
+
+
+def _after_cell_magic(lines: list[str]) -> tuple[int, bool]:
+    """Where marks start: after a cell magic on the first line (`%%time` must come first in
+    IPython, so its marks follow it), else at the top; and whether what follows is code."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not lines[first].lstrip().startswith("%%"):
+        return 0, True
+    name = lines[first].strip()[2:].partition(" ")[0]
+    return first + 1, name in UNWRAP_CELL
 
 
 def _mark(name: str, value: str | None) -> tuple[Role | None, str | None]:
