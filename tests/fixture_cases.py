@@ -37,6 +37,18 @@ CASES: dict[str, dict[str, object]] = {
         ],
         "overrides": {"n": 3, "scale": 0.5, "label": "other", "verbose": True, "weights": [4, 5]},
     },
+    "free_form_parameters": {
+        "cells": [
+            "md: # Bounds",
+            "parameters: import math\nlow, high = 2, 9\nprint('bounds', low, high)\nscale = 1.5\n"
+            "label = 'run'\nsteps = list(range(low, high))\nsteps.append(high)\n"
+            "count = len(steps)\nfor step in steps:\n    last = step\n"
+            "limit = math.ceil(last * scale)",
+            "deploy: total = sum(steps) * scale\n(label, low, high, count, last, limit, total)",
+            "test: assert count == len(steps) and last == high",
+        ],
+        "overrides": {"label": "other"},
+    },
     "magics": {
         "cells": [
             "%matplotlib inline\n%load_ext autoreload\n%autoreload 2",
