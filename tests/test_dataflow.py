@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nb2prod.analysis.flow import Flow, analyse_module, function_free_names, sequence
+from nb2prod.analysis.flow import (
+    Flow,
+    UnsupportedSyntax,
+    analyse_module,
+    analyse_statement,
+    function_free_names,
+    sequence,
+)
 
 
 def flow_of(source: str) -> Flow:
@@ -167,8 +174,162 @@ def test_flow(source: str, reads: list[str], writes: list[str], must: set[str]) 
     assert flow.must == must
 
 
+# (source of one def or class, the names it reads from the notebook now or when called)
+FREE_NAMES = [
+    pytest.param(
+        "def make_adder(k):\n    def add(v):\n        return v + k\n    return add",
+        set(),
+        id="a nested function reads its enclosing function's parameter",
+    ),
+    pytest.param(
+        "def adder(n):\n    return lambda x: x + n",
+        set(),
+        id="a lambda reads its enclosing function's parameter",
+    ),
+    pytest.param(
+        "def deco(fn):\n    @functools.wraps(fn)\n    def wrapper(*a, **kw):\n"
+        "        return fn(*a, **kw)\n    return wrapper",
+        {"functools"},
+        id="a decorator's wrapper reads the decorated function",
+    ),
+    pytest.param(
+        "def timed(n):\n    def deco(func):\n        def wrapper(*a):\n"
+        "            return [func(*a) for _ in range(n)]\n        return wrapper\n    return deco",
+        {"range"},
+        id="a decorator factory three functions deep",
+    ),
+    pytest.param(
+        "class Layer:\n    def call(self, x):\n        return K.rnn(lambda ac, x: K.dot(x, self.W), x)",
+        {"K"},
+        id="a lambda in a method reads self",
+    ),
+    pytest.param(
+        "def top(rows, col):\n    return sorted(rows, key=lambda r: r[col])",
+        {"sorted"},
+        id="a sort key reads the function's parameter",
+    ),
+    pytest.param(
+        "def picture(world, Xs, Ys):\n    def row(y):\n        return ''.join(world[x, y] for x in Xs)\n"
+        "    return [row(y) for y in Ys]",
+        set(),
+        id="a generator in a nested function reads the outer parameters",
+    ),
+    pytest.param(
+        "def counter():\n    n = 0\n    def bump():\n        nonlocal n\n        n += 1\n"
+        "        return n\n    return bump",
+        set(),
+        id="a nonlocal counter",
+    ),
+    pytest.param(
+        "def outer(a):\n    def middle():\n        def inner():\n            return a + b\n"
+        "        return inner\n    b = 2\n    return middle",
+        set(),
+        id="a local bound after the nested function is still the function's",
+    ),
+    pytest.param(
+        "def outer():\n    x = 1\n    def inner():\n        global x\n        return x\n"
+        "    return inner",
+        {"x"},
+        id="a name declared global skips the enclosing function",
+    ),
+    pytest.param(
+        "class A:\n    k = 1\n    def m(self):\n        return k + self.k",
+        {"k"},
+        id="a class body does not enclose its methods",
+    ),
+    pytest.param(
+        "class A:\n    k = 1\n    ks = [k for _ in range(2)]",
+        {"k", "range"},
+        id="a class body does not enclose its comprehensions",
+    ),
+    pytest.param(
+        "class A:\n    k = 1\n    f = lambda self: k",
+        {"k"},
+        id="a class body does not enclose its lambdas",
+    ),
+    pytest.param(
+        "def f(rows):\n    class Row:\n        size = len(rows)\n        def n(self):\n"
+        "            return rows\n    return Row",
+        {"len"},
+        id="a function encloses a class and its methods",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "free"), FREE_NAMES)
+def test_free_names_of_nested_scopes(source: str, free: set[str]) -> None:
+    node = cst.parse_statement(source)
+    assert isinstance(node, cst.FunctionDef | cst.ClassDef)
+    assert function_free_names(node) == free
+
+
 def test_mutation_is_recorded() -> None:
     assert flow_of("df['x'] = 1\nrows.items[0] = 2").mutates == {"df", "rows"}
+
+
+# (source, known to change in place, may change in place)
+MUTATIONS = [
+    pytest.param("rows.append(1)", {"rows"}, {"rows"}, id="a list method"),
+    pytest.param("seen.update(new)", {"seen"}, {"seen"}, id="a dict or set method"),
+    pytest.param("df.dropna(inplace=True)", {"df"}, {"df"}, id="a pandas call with inplace=True"),
+    pytest.param("df.dropna()", set(), set(), id="the same call without inplace is pure"),
+    pytest.param("model.fit(X, y)", {"model"}, {"model"}, id="fitting an estimator"),
+    pytest.param("pipe.set_params(c=1)", {"pipe"}, {"pipe"}, id="set_params"),
+    pytest.param("self.items.append(v)", {"self"}, {"self"}, id="through an attribute"),
+    pytest.param("random.shuffle(deck)", {"deck"}, {"deck", "random"}, id="a mutating function"),
+    pytest.param("frame.head()", set(), set(), id="a known-pure method"),
+    pytest.param("widget.refresh()", set(), {"widget"}, id="an unknown method may mutate"),
+    pytest.param("df.groupby('a').plot()", set(), {"df"}, id="through a chain of calls"),
+    pytest.param("total += 1", set(), {"total"}, id="augmented assignment may mutate"),
+    pytest.param("del cache[key]", {"cache"}, {"cache"}, id="del of an item"),
+    pytest.param("def f():\n    rows.append(1)", set(), set(), id="not when a function is made"),
+    pytest.param("[r.append(0) for r in rows]", set(), set(), id="not a comprehension's own name"),
+]
+
+
+@pytest.mark.parametrize(("source", "mutates", "may_mutate"), MUTATIONS)
+def test_in_place_changes(source: str, mutates: set[str], may_mutate: set[str]) -> None:
+    flow = flow_of(source)
+    assert flow.mutates == mutates
+    assert flow.may_mutate == may_mutate
+    assert flow.mutates <= flow.may_mutate
+
+
+# (source, names whose value the statement may keep)
+PASSES = [
+    pytest.param("y = f(x)", {"x"}, id="a direct call keeps only its arguments"),
+    pytest.param("handlers = [f]", {"f"}, id="a function stored in a list"),
+    pytest.param("out = map(f, xs)", {"f", "xs"}, id="a function passed on"),
+    pytest.param("@deco\ndef g():\n    return h(1)", set(), id="a decorator and a call inside"),
+    pytest.param("def g():\n    return [f]", {"f"}, id="a function body that keeps a name"),
+    pytest.param("f = 1\ng = f", set(), id="a name bound before is not from outside"),
+]
+
+
+@pytest.mark.parametrize(("source", "passes"), PASSES)
+def test_names_passed_on(source: str, passes: set[str]) -> None:
+    assert flow_of(source).passes == passes
+
+
+UNSUPPORTED = [
+    pytest.param("type Vector = list[float]", "TypeAlias", id="a type statement"),
+    pytest.param(
+        "def first[T](xs: list[T]) -> T:\n    return xs[0]", "TypeParameters", id="PEP 695 def"
+    ),
+    pytest.param("class Box[T]:\n    pass", "TypeParameters", id="PEP 695 class"),
+    pytest.param("x = t'{name}'", "TemplatedString", id="a template string"),
+    pytest.param(
+        "def f():\n    type Inner = int\n    return 1", "TypeAlias", id="nested in a function body"
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "kind"), UNSUPPORTED)
+def test_syntax_without_a_rule_is_refused(source: str, kind: str) -> None:
+    """libcst parses newer syntax than the running Python: the walker must not guess at it."""
+    with pytest.raises(UnsupportedSyntax) as caught:
+        analyse_statement(cst.parse_statement(source))
+    assert type(caught.value.node).__name__ == kind
 
 
 def test_star_import_is_recorded() -> None:
@@ -217,6 +378,8 @@ _FLOWS = st.builds(
     unbinds=st.frozensets(_NAMES),
     deferred=st.frozensets(_NAMES),
     mutates=st.frozensets(_NAMES),
+    may_mutate=st.frozensets(_NAMES),
+    passes=st.frozensets(_NAMES),
     star_imports=st.lists(st.sampled_from(["m", "n"]), unique=True).map(tuple),
     global_writes=st.frozensets(_NAMES),
     awaits=st.booleans(),

@@ -2,25 +2,49 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from nb2prod.analysis.selection import select
+from nb2prod.emit import Target
+from nb2prod.emit.module import render, step_codes
 from nb2prod.errors import NotebookError
 from nb2prod.lift import Plan, lift
 from nb2prod.notebook.reader import Cell, Notebook
 
+from reference import run_cells
 
-def plan_of(*cells: str) -> Plan:
-    """A plan from cells written as `"deploy: code"`, `"parameters: code"` or `"md: text"`."""
+
+def notebook_of(*cells: str) -> Notebook:
+    """Cells written as `"deploy: code"`, `"parameters: code"`, `"md: text"`, or
+    `"explore: code"` for an unmarked cell."""
     built = []
     for index, text in enumerate(cells, start=1):
         kind, _, source = text.partition(": ")
-        built.append(
-            Cell(index, "markdown", source)
-            if kind == "md"
-            else Cell(index, "code", source, (kind,))
-        )
-    return lift(select(Notebook(tuple(built))))
+        if kind == "md":
+            built.append(Cell(index, "markdown", source))
+        else:
+            built.append(Cell(index, "code", source, () if kind == "explore" else (kind,)))
+    return Notebook(tuple(built))
+
+
+def plan_of(*cells: str) -> Plan:
+    """A plan from cells written as for `notebook_of`."""
+    return lift(select(notebook_of(*cells)))
+
+
+def module_of(*cells: str) -> str:
+    """The pipeline module of the cells, unformatted."""
+    plan = plan_of(*cells)
+    return render(plan, Target("generated", "generated.ipynb", "."), step_codes(plan.steps))
+
+
+def run_both(*cells: str) -> tuple[Any, Any]:
+    """What the generated run() returns, and what the cells give run in order."""
+    namespace: dict[str, Any] = {"__name__": "generated_pipeline"}
+    exec(compile(module_of(*cells), "<generated pipeline>", "exec"), namespace)
+    return namespace["run"](), run_cells(notebook_of(*cells))
 
 
 def signature(plan: Plan) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
@@ -158,3 +182,98 @@ def test_refused(cells: list[str], where: tuple[int, int], message: str) -> None
     diagnostic = caught.value.diagnostic
     assert (diagnostic.cell, diagnostic.line) == where
     assert message in diagnostic.message
+
+
+# Notebooks that are ordinary Python: they build, and run() gives what the cells give in order.
+FAITHFUL = [
+    pytest.param(
+        [
+            "deploy: def make_adder(k):\n    def add(v):\n        return v + k\n    return add",
+            "deploy: make_adder(2)(3)",
+        ],
+        id="a factory's inner function reads the factory's parameter",
+    ),
+    pytest.param(
+        [
+            "deploy: import functools\n\n\ndef logged(fn):\n    @functools.wraps(fn)\n"
+            "    def wrapper(*args, **kwargs):\n        return fn(*args, **kwargs) + 1\n"
+            "    return wrapper",
+            "deploy: @logged\ndef double(x):\n    return 2 * x\n\n\n(double(4), double.__name__)",
+        ],
+        id="a decorator's wrapper reads the decorated function",
+    ),
+    pytest.param(
+        [
+            "deploy: def rank(rows, col):\n    return sorted(rows, key=lambda r: r[col])",
+            "deploy: rank([(2, 'b'), (1, 'a')], 1)",
+        ],
+        id="a sort key reads the function's parameter",
+    ),
+    pytest.param(
+        [
+            "deploy: class Layer:\n    scale = 3\n\n    def __init__(self, w):\n"
+            "        self.w = w\n\n    def call(self, xs):\n"
+            "        return list(map(lambda x: x * self.w * self.scale, xs))",
+            "deploy: Layer(2).call([1, 2])",
+        ],
+        id="a lambda in a method reads self and a class attribute through it",
+    ),
+    pytest.param(
+        [
+            "deploy: def counter():\n    n = 0\n\n    def bump():\n        nonlocal n\n"
+            "        n += 1\n        return n\n\n    return bump",
+            "deploy: tick = counter()\ntick()\ntick()",
+        ],
+        id="a nonlocal counter",
+    ),
+]
+
+
+@pytest.mark.parametrize("cells", FAITHFUL)
+def test_faithful_translation(cells: list[str]) -> None:
+    generated, notebook = run_both(*cells)
+    assert generated == notebook
+
+
+# (cells, the warnings the build gives, as (cell, text) pairs)
+WARNINGS = [
+    pytest.param(
+        ["deploy: rows = [3, 1, 2]", "explore: rows.sort()", "deploy: rows[0]"],
+        [(2, "hidden state: this unmarked cell changes `rows`, which deploy cell 3 reads")],
+        id="an unmarked cell sorts a deploy list in place",
+    ),
+    pytest.param(
+        ["deploy: seen = {1}", "explore: seen.update({2, 3})", "deploy: len(seen)"],
+        [(2, "hidden state: this unmarked cell changes `seen`, which deploy cell 3 reads")],
+        id="an unmarked cell updates a deploy set",
+    ),
+    pytest.param(
+        [
+            "deploy: class Model:\n    def fit(self, x):\n        self.w = x\n"
+            "        return self\n\n\nmodel = Model().fit(1)",
+            "explore: model.fit(5)",
+            "deploy: model.w",
+        ],
+        [(2, "hidden state: this unmarked cell changes `model`, which deploy cell 3 reads")],
+        id="an unmarked cell refits a deploy model",
+    ),
+    pytest.param(
+        ["deploy: frame = {'a': 1}", "explore: frame.dropna(inplace=True)", "deploy: frame"],
+        [(2, "hidden state: this unmarked cell changes `frame`, which deploy cell 3 reads")],
+        id="an unmarked cell changes a frame with inplace=True",
+    ),
+    pytest.param(
+        ["deploy: rows = [3, 1, 2]", "explore: rows.copy()\nrows.count(1)", "deploy: rows[0]"],
+        [],
+        id="known-pure calls change nothing",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cells", "expected"), WARNINGS)
+def test_warnings(cells: list[str], expected: list[tuple[int, str]]) -> None:
+    found = [(w.cell, w.message) for w in plan_of(*cells).warnings]
+    assert len(found) == len(expected), found
+    for (cell, message), (want_cell, want) in zip(found, expected, strict=True):
+        assert cell == want_cell
+        assert want in message

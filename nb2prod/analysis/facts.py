@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import libcst as cst
+from libcst.metadata import PositionProvider
 
-from nb2prod.analysis.flow import Flow, analyse_statement
+from nb2prod.analysis.flow import Flow, UnsupportedSyntax, analyse_statement
 from nb2prod.errors import Diagnostic, NotebookError
 from nb2prod.literals import literal_value
 from nb2prod.notebook.magics import clean_cell
@@ -108,11 +109,41 @@ def parse(code: str) -> Parsed:
 def gather(code: str) -> tuple[CellFacts, Parsed]:
     """The facts of a cell's cleaned code, and its tree; NotebookError when it does not parse."""
     tree = parse_cell(code)
-    flows = tuple(analyse_statement(statement) for statement in tree.body)
+    flows = _flows(tree)
     parts, imports = split(tree)
     pieces = tuple(piece_of(node, position, offset, last) for position, offset, last, node in parts)
     facts = CellFacts(flows, pieces, tuple(imports), _ends_with_semicolon(tree))
     return facts, _parsed(tree, parts)
+
+
+def _flows(tree: cst.Module) -> tuple[Flow, ...]:
+    """Each top-level statement's flow; syntax the analysis has no rule for is refused, at
+    its line, rather than taken to bind nothing."""
+    flows = []
+    line = 1 + len(tree.header)
+    for statement in tree.body:
+        line += len(statement.leading_lines)
+        try:
+            flows.append(analyse_statement(statement))
+        except UnsupportedSyntax as exc:
+            raise NotebookError(
+                f"nb2prod cannot analyse {exc.what} yet, so it cannot tell what the cell "
+                "binds; write the cell without it, or leave the cell unmarked",
+                line=line + line_within(statement, exc.node),
+            ) from None
+        line += _EMPTY.code_for_node(statement.with_changes(leading_lines=())).count("\n")
+    return tuple(flows)
+
+
+def line_within(statement: cst.BaseStatement, node: cst.CSTNode) -> int:
+    """How many lines below the start of `statement` (its leading comments left out) `node`
+    starts. Positions are computed only when a message needs one."""
+    bare = statement.with_changes(leading_lines=())
+    assert isinstance(bare, cst.SimpleStatementLine | cst.BaseCompoundStatement)
+    wrapper = cst.MetadataWrapper(cst.Module([bare]), unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    position = positions.get(node)
+    return 0 if position is None else position.start.line - 1
 
 
 def _parsed(tree: cst.Module, parts: Sequence[tuple[int, int, bool, cst.BaseStatement]]) -> Parsed:
