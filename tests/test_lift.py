@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+import libcst as cst
 import pytest
 
+from nb2prod.analysis.facts import flows_of
 from nb2prod.analysis.selection import select
 from nb2prod.emit import Target
 from nb2prod.emit.module import render, step_codes
@@ -277,3 +280,24 @@ def test_warnings(cells: list[str], expected: list[tuple[int, str]]) -> None:
     for (cell, message), (want_cell, want) in zip(found, expected, strict=True):
         assert cell == want_cell
         assert want in message
+
+
+def test_newer_syntax_is_refused_at_its_cell_and_line() -> None:
+    """Python 3.11 refuses a type statement itself; from 3.12 on the analysis must refuse it."""
+    with pytest.raises(NotebookError) as caught:
+        plan_of("deploy: x = 1", "deploy: y = 2\n\n\ntype Vector = list[float]")
+    assert (caught.value.diagnostic.cell, caught.value.diagnostic.line) == (2, 4)
+    if sys.version_info >= (3, 12):
+        assert "cannot analyse a `type` statement" in caught.value.diagnostic.message
+    else:
+        assert "syntax error" in caught.value.diagnostic.message
+
+
+def test_syntax_the_analysis_does_not_know_names_its_line() -> None:
+    tree = cst.parse_module("x = 1\n\n# a comment\ndef f[T](v: T) -> T:\n    return v\n")
+    with pytest.raises(NotebookError) as caught:
+        flows_of(tree)
+    assert caught.value.diagnostic.line == 4
+    assert caught.value.diagnostic.message.startswith(
+        "nb2prod cannot analyse type parameters (Python 3.12, PEP 695) yet"
+    )

@@ -109,14 +109,14 @@ def parse(code: str) -> Parsed:
 def gather(code: str) -> tuple[CellFacts, Parsed]:
     """The facts of a cell's cleaned code, and its tree; NotebookError when it does not parse."""
     tree = parse_cell(code)
-    flows = _flows(tree)
+    flows = flows_of(tree)
     parts, imports = split(tree)
     pieces = tuple(piece_of(node, position, offset, last) for position, offset, last, node in parts)
     facts = CellFacts(flows, pieces, tuple(imports), _ends_with_semicolon(tree))
     return facts, _parsed(tree, parts)
 
 
-def _flows(tree: cst.Module) -> tuple[Flow, ...]:
+def flows_of(tree: cst.Module) -> tuple[Flow, ...]:
     """Each top-level statement's flow; syntax the analysis has no rule for is refused, at
     its line, rather than taken to bind nothing."""
     flows = []
