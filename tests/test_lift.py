@@ -175,6 +175,18 @@ REFUSED = [
     pytest.param(
         ["deploy: y = x + 1"], (1, 1), "`x` (read in cell 1; no cell binds it)", id="undefined name"
     ),
+    pytest.param(
+        ["explore: limit = 3", "deploy: def capped(v):\n    return min(v, limit)", "deploy: 1"],
+        (2, 1),
+        "`limit` (read in cell 2; cell 1 binds it: mark cell 1 deploy, or make it a parameter)",
+        id="a name a function reads that only an unmarked cell binds",
+    ),
+    pytest.param(
+        ["deploy: f = lambda: missing", "deploy: 1"],
+        (1, 1),
+        "`missing` (read in cell 1; no cell binds it)",
+        id="a lambda is taken to be called where it is made",
+    ),
 ]
 
 
@@ -270,7 +282,23 @@ WARNINGS = [
         [],
         id="known-pure calls change nothing",
     ),
+    pytest.param(
+        [
+            "deploy: class Base:\n    def mean(self):\n        raise NotWritten()\n\n\n"
+            "class Child(Base):\n    def mean(self):\n        return 2",
+            "deploy: Child().mean()",
+        ],
+        [(1, "`Base.mean` reads `NotWritten`, which no cell binds: calling it raises NameError")],
+        id="a name read only in a body that never runs is a warning",
+    ),
 ]
+
+
+def test_a_warning_for_a_name_no_cell_binds_names_its_line() -> None:
+    (found,) = plan_of(
+        "deploy: x = 1\n\n\ndef f(v):\n    w = v\n    return w + later", "deploy: x"
+    ).warnings
+    assert (found.cell, found.line) == (1, 6)
 
 
 @pytest.mark.parametrize(("cells", "expected"), WARNINGS)

@@ -146,6 +146,52 @@ def line_within(statement: cst.BaseStatement, node: cst.CSTNode) -> int:
     return 0 if position is None else position.start.line - 1
 
 
+def function_reading(statement: cst.BaseStatement, name: str) -> tuple[str, cst.Name] | None:
+    """The function (dotted through classes and functions, as `Model.fit`) whose body reads
+    `name`, and the read itself; None when no function or lambda in `statement` reads it."""
+    finder = _FunctionReading(name)
+    statement.visit(finder)
+    return finder.found
+
+
+class _FunctionReading(cst.CSTVisitor):
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.scopes: list[str] = []
+        self.functions = 0  # how many of the enclosing scopes are functions or lambdas
+        self.found: tuple[str, cst.Name] | None = None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        # decorators and defaults run where the def stands, so only the body is the function's
+        for part in (*node.decorators, node.params):
+            part.visit(self)
+        self.scopes.append(node.name.value)
+        self.functions += 1
+        node.body.visit(self)
+        self.functions -= 1
+        self.scopes.pop()
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.scopes.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.scopes.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.scopes.append("<lambda>")
+        self.functions += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.functions -= 1
+        self.scopes.pop()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if self.found is None and self.functions and node.value == self.name:
+            self.found = (".".join(self.scopes), node)
+
+
 def _parsed(tree: cst.Module, parts: Sequence[tuple[int, int, bool, cst.BaseStatement]]) -> Parsed:
     return Parsed(tree, {(position, offset): node for position, offset, _, node in parts})
 
