@@ -198,7 +198,7 @@ CASES: dict[str, dict[str, object]] = {
             "deploy: scale = 10\nbig = grow(1)\n(small, big)",
         ],
     },
-    "error_rebound_after_use": {
+    "rebound_after_use": {
         "cells": [
             "md: ## Define",
             "deploy: scale = 2\n\n\ndef grow(x):\n    return x * scale",
@@ -206,6 +206,35 @@ CASES: dict[str, dict[str, object]] = {
             "deploy: small = grow(1)",
             "md: ## Rescale",
             "deploy: scale = 10\nbig = grow(1)\n(small, big)",
+        ],
+    },
+    "error_class_rebound_after_use": {
+        "cells": [
+            "md: ## Define",
+            "deploy: scale = 2\n\n\nclass Grower:\n    def grow(self, x):\n"
+            "        return x * scale",
+            "md: ## Use",
+            "deploy: small = Grower().grow(1)",
+            "md: ## Rescale",
+            "deploy: scale = 10\nbig = Grower().grow(1)\n(small, big)",
+        ],
+    },
+    "defined_twice": {
+        "cells": [
+            "md: ## First try",
+            "deploy: def can_vote(age):\n    return age >= 18",
+            "deploy: first = can_vote(17)",
+            "md: ## Better",
+            "deploy: def can_vote(age, citizen):\n    return age >= 18 and citizen",
+            "deploy: first, can_vote(30, True)",
+        ],
+    },
+    "import_then_rebind": {
+        "cells": [
+            "deploy: import string\nfrom collections import Counter",
+            "deploy: string = string.ascii_lowercase[:5]\ncounts = Counter(string)",
+            "md: ## Later",
+            "deploy: from collections import Counter\n(string, counts['a'], Counter('aa')['a'])",
         ],
     },
     "error_syntax": {

@@ -148,10 +148,10 @@ def test_function_reading_a_step_value_is_a_closure_in_that_step() -> None:
 
 REFUSED = [
     pytest.param(
-        ["deploy: import os", "deploy: os = None"],
+        ["parameters: import os\nroot = '.'", "deploy: os = None"],
         (2, 1),
         "`os` is bound here and by an import",
-        id="rebinding an import",
+        id="rebinding an import of the parameters cell",
     ),
     pytest.param(
         ["deploy: n = 0\n\n\ndef bump():\n    global n\n    n += 1", "deploy: bump()\nn"],
@@ -162,15 +162,55 @@ REFUSED = [
     pytest.param(
         [
             "md: ## A",
-            "deploy: k = 2\n\n\ndef f(x):\n    return x * k",
+            "deploy: k = 2\n\n\nclass Scaled:\n    def of(self, x):\n        return x * k",
             "md: ## B",
-            "deploy: a = f(1)",
+            "deploy: a = Scaled().of(1)",
             "md: ## C",
-            "deploy: k = 3\nf(1)",
+            "deploy: k = 3\nScaled().of(1)",
         ],
         (2, 4),
-        "`f` reads `k`, which cell 6 binds again after cell 4 uses `f`",
-        id="a function used before a name it reads is rebound",
+        "`Scaled` reads `k`, which cell 6 binds again after cell 4 uses `Scaled`; `Scaled` is a "
+        "class, and its instances keep it, so a copy defined for the new value cannot stand in",
+        id="a class used before a name its methods read is rebound",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: k = 2\n\n\ndef f(x):\n    return x * k",
+            "md: ## B",
+            "deploy: handlers = [f]",
+            "md: ## C",
+            "deploy: k = 3\n[h(1) for h in handlers] + [f(1)]",
+        ],
+        (2, 4),
+        "`f` reads `k`, which cell 6 binds again after cell 4 uses `f`; cell 4 keeps `f` as a value",
+        id="a function kept as a value before a name it reads is rebound",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: k = 2\n\n\ndef f(xs):\n    return (x * k for x in xs)",
+            "md: ## B",
+            "deploy: lazy = f([1])",
+            "md: ## C",
+            "deploy: k = 3\nlist(lazy) + list(f([1]))",
+        ],
+        (2, 4),
+        "`f` makes a generator that reads its names later",
+        id="a function whose generator reads a rebound name later",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: k = 2\n\n\ndef f(x):\n    return x * k",
+            "md: ## B",
+            "deploy: g = lambda v: f(v) + 1\na = g(1)",
+            "md: ## C",
+            "deploy: k = 3\n(a, f(1), g(1))",
+        ],
+        (2, 4),
+        "cell 4 keeps `f` as a value",
+        id="a lambda that calls the function may call the old one later",
     ),
     pytest.param(
         ["deploy: y = x + 1"], (1, 1), "`x` (read in cell 1; no cell binds it)", id="undefined name"
@@ -240,6 +280,103 @@ FAITHFUL = [
             "deploy: tick = counter()\ntick()\ntick()",
         ],
         id="a nonlocal counter",
+    ),
+    pytest.param(
+        [
+            "deploy: from collections import Counter",
+            "deploy: Counter = Counter('abracadabra')",
+            "deploy: Counter['a']",
+        ],
+        id="an imported name bound again keeps its import where the notebook has it",
+    ),
+    pytest.param(
+        [
+            "md: ## Metrics",
+            "deploy: import math\n\n\ndef auc(xs):\n    return math.fsum(xs)",
+            "md: ## Score",
+            "deploy: score = auc([0.5, 0.25])",
+            "md: ## Later",
+            "deploy: from math import fsum as auc\n(score, auc([1.0, 2.0]))",
+        ],
+        id="a name a def binds is imported later",
+    ),
+    pytest.param(
+        [
+            "deploy: import http.client\nimport json",
+            "deploy: http = http.client.responses[200]\njson = json.dumps(http)",
+            "deploy: (http, json)",
+        ],
+        id="a module bound again to a value made from it",
+    ),
+    pytest.param(
+        [
+            "deploy: def f():\n    return 1",
+            "deploy: a = f()",
+            "deploy: def f():\n    return 2",
+            "deploy: a + f()",
+        ],
+        id="a function defined twice, in one step",
+    ),
+    pytest.param(
+        [
+            "md: ## One",
+            "deploy: def f():\n    return 1\n\n\nclass C:\n    n = 1",
+            "md: ## Two",
+            "deploy: a = f() + C.n",
+            "md: ## Three",
+            "deploy: def f():\n    return 2\n\n\nclass C:\n    n = 10",
+            "md: ## Four",
+            "deploy: a + f() + C.n",
+        ],
+        id="a function and a class defined twice, across steps",
+    ),
+    pytest.param(
+        [
+            "deploy: def f():\n    return 1\n\n\ndef g():\n    return f() * 10",
+            "deploy: a = g()",
+            "deploy: def f():\n    return 2",
+            "deploy: a + g()",
+        ],
+        id="a function that calls a function defined twice",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: k = 2\n\n\ndef f(x):\n    return x * k",
+            "md: ## B",
+            "deploy: a = f(1)",
+            "md: ## C",
+            "deploy: k = 3\nb = f(1)",
+            "md: ## D",
+            "deploy: (a, b, f(1))",
+        ],
+        id="a function used before a name it reads is rebound is defined again",
+    ),
+    pytest.param(
+        [
+            "md: ## Fit",
+            "deploy: weight = 2\n\n\ndef predict(x):\n    return x * weight",
+            "md: ## Score",
+            "deploy: first = predict(3)",
+            "md: ## Refit",
+            "deploy: weight = 5\nsecond = predict(3)",
+            "md: ## Refit again",
+            "deploy: weight = 7",
+            "md: ## Report",
+            "deploy: (first, second, predict(3))",
+        ],
+        id="a model refit twice under the same name",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: k = 2\n\n\ndef f(x):\n    return x * k\n\n\ndef g(x):\n    return f(x) + 1",
+            "md: ## B",
+            "deploy: a = g(1)",
+            "md: ## C",
+            "deploy: k = 3\n(a, g(1))",
+        ],
+        id="a function that calls a function whose name is rebound, both defined again",
     ),
 ]
 

@@ -10,8 +10,8 @@ cell whose facts were kept is parsed again only when its code has to be emitted 
 from __future__ import annotations
 
 import ast
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence, Set
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 from libcst.metadata import PositionProvider
@@ -31,15 +31,22 @@ _EMPTY = cst.Module([])
 
 @dataclass(frozen=True)
 class ImportLine:
-    """A hoisted import as one line of code, with the names it binds.
+    """An import as one line of code, with the names it binds and what it binds each to.
 
-    `node` is the line's tree when it was built in this run; a line read back from stored
-    facts is parsed again only if its tree is asked for.
+    `sources` says, for each name of `writes`, what it is bound to (`numpy` for `import numpy
+    as np` and for `import numpy.linalg`'s `numpy`, `sklearn.metrics:auc` for `from
+    sklearn.metrics import auc`): two imports of a name with the same source bind the same
+    thing. `position` and `offset` are where it stands in its cell, as for a Piece. `node` is
+    the line's tree when it was built in this run; a line read back from stored facts is
+    parsed again only if its tree is asked for.
     """
 
     code: str
     writes: tuple[str, ...]
     star: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    position: int = 0
+    offset: int = 0
     node: cst.SimpleStatementLine | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -204,34 +211,46 @@ def split(
     parts: list[tuple[int, int, bool, cst.BaseStatement]] = []
     imports: list[ImportLine] = []
     for position, statement in enumerate(tree.body, start=1):
-        nodes, hoisted = hoist(statement)
-        imports += hoisted
-        for offset, node in enumerate(nodes):
-            last = position == len(tree.body) and offset == len(nodes) - 1
+        nodes, hoisted = hoist_at(statement)
+        imports += [replace(line, position=position) for line in hoisted]
+        end = max([offset for offset, _ in nodes] + [line.offset for line in hoisted])
+        for offset, node in nodes:
+            last = position == len(tree.body) and offset == end
             parts.append((position, offset, last, node))
     return parts, imports
 
 
 def hoist(statement: cst.BaseStatement) -> tuple[list[cst.BaseStatement], list[ImportLine]]:
     """The imports of a statement line, and what else it holds, without semicolons."""
+    nodes, imports = hoist_at(statement)
+    return [node for _, node in nodes], imports
+
+
+def hoist_at(
+    statement: cst.BaseStatement,
+) -> tuple[list[tuple[int, cst.BaseStatement]], list[ImportLine]]:
+    """As `hoist`, each statement and import with its offset: which of the line's small
+    statements it is, so that an import can be put back where it stood."""
     if not isinstance(statement, cst.SimpleStatementLine):
-        return [statement], []
+        return [(0, statement)], []
     if not any(is_import(small) for small in statement.body):
-        return [strip_semicolon(statement)], []
+        return [(0, strip_semicolon(statement))], []
     if RUN in analyse_statement(statement).writes:
-        return [strip_semicolon(statement)], []  # hoisted, it would shadow the pipeline's run()
-    kept: list[cst.BaseStatement] = []
+        # hoisted, it would shadow the pipeline's run()
+        return [(0, strip_semicolon(statement))], []
+    kept: list[tuple[int, cst.BaseStatement]] = []
     imports: list[ImportLine] = []
-    for small in statement.body:
+    for offset, small in enumerate(statement.body):
         if isinstance(small, cst.Import | cst.ImportFrom):
             line = import_line(small)
             if line is not None:
-                imports.append(line)
+                imports.append(replace(line, offset=offset))
         else:
             bare = small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
-            kept.append(cst.SimpleStatementLine(body=[bare]))
+            kept.append((offset, cst.SimpleStatementLine(body=[bare])))
     if kept and statement.leading_lines:
-        kept[0] = kept[0].with_changes(leading_lines=statement.leading_lines)
+        first, node = kept[0]
+        kept[0] = (first, node.with_changes(leading_lines=statement.leading_lines))
     return kept, imports
 
 
@@ -242,7 +261,34 @@ def import_line(small: cst.Import | cst.ImportFrom) -> ImportLine | None:
         return None
     line = cst.SimpleStatementLine(body=[without.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)])
     flow = analyse_statement(line)
-    return ImportLine(_EMPTY.code_for_node(line), flow.writes, flow.star_imports, line)
+    sources = tuple(_import_source(without, alias) for alias in _aliases(without))
+    return ImportLine(
+        _EMPTY.code_for_node(line), flow.writes, flow.star_imports, sources, node=line
+    )
+
+
+def import_of(line: ImportLine, names: Set[str]) -> cst.Import | cst.ImportFrom | None:
+    """The part of an import line that binds `names` (None if none)."""
+    small = line.statement().body[0]
+    assert isinstance(small, cst.Import | cst.ImportFrom)
+    kept = [a for a, name in zip(_aliases(small), line.writes, strict=True) if name in names]
+    if not kept:
+        return None
+    kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return small.with_changes(names=kept)
+
+
+def _aliases(node: cst.Import | cst.ImportFrom) -> Sequence[cst.ImportAlias]:
+    return () if isinstance(node.names, cst.ImportStar) else node.names
+
+
+def _import_source(node: cst.Import | cst.ImportFrom, alias: cst.ImportAlias) -> str:
+    """What an import binds its name to: a module, or a name in a module."""
+    name = _EMPTY.code_for_node(alias.name)
+    if isinstance(node, cst.ImportFrom):
+        module = _EMPTY.code_for_node(node.module) if node.module else ""
+        return f"{'.' * len(node.relative)}{module}:{name}"
+    return name if alias.asname is not None else name.split(".")[0]
 
 
 def _without_display_import(

@@ -121,9 +121,9 @@ def lift(selection: Selection) -> Plan:
         )
     imports = Imports()
     parameters = parameters_of(selection.with_role(Role.PARAMETERS), imports)
-    groups = group_cells(deploy, imports)
-    notes: list[Diagnostic] = list(selection.warnings)
     param_names = {p.name for p in parameters}
+    groups = group_cells(deploy, imports, param_names)
+    notes: list[Diagnostic] = list(selection.warnings)
     groups, constants = placement.constants(groups, param_names)
     groups, definitions = placement.module_level(groups, param_names)
     groups = placement.place_closures(groups, param_names)

@@ -2,7 +2,9 @@
 
 A step is a run of consecutive deploy cells under one markdown heading or one `step:NAME`
 mark. Imports leave the steps for the top of the module, de-duplicated in order, except an
-import that would shadow the pipeline's own `run`.
+import that would shadow the pipeline's own `run`, and the import of a name that something
+else binds too: hoisted, that import would bind the name for the whole module, so it stays
+where the notebook has it and binds the name at that point of its step.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import NamedTuple
 
 import libcst as cst
 
-from nb2prod.analysis.facts import ImportLine, Piece, hoist, import_line, piece_of
+from nb2prod.analysis.facts import ImportLine, Piece, hoist, import_line, import_of, piece_of
 from nb2prod.analysis.flow import Flow, sequence
 from nb2prod.analysis.selection import CodeCell, statement_lines
 
@@ -23,11 +25,13 @@ _EMPTY = cst.Module([])
 class Place(NamedTuple):
     """Where a statement comes from: its cell, its top-level statement there (counted from 1)
     and which part of that statement it is once imports are hoisted. Places order statements
-    as the notebook does, and name them: no two statements of a plan share one."""
+    as the notebook does, and name them: no two statements of a plan share one. A def defined
+    again in a later step (see `placement.place_closures`) is told apart by `copy`."""
 
     cell: int
     position: int = 0
     offset: int = 0
+    copy: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,25 +130,70 @@ class Imports:
         return tuple(line.statement() for line in future + rest)
 
 
-def group_cells(deploy: Sequence[CodeCell], imports: Imports) -> list[StepCells]:
-    """Hoist imports and group the remaining statements into steps, in notebook order."""
+def group_cells(
+    deploy: Sequence[CodeCell], imports: Imports, parameters: Set[str] = frozenset()
+) -> list[StepCells]:
+    """Hoist imports and group the remaining statements into steps, in notebook order.
+
+    `imports` holds the parameters cells' imports already; an import of a name bound twice
+    (see `bound_twice`) stays in its step.
+    """
+    rebound = bound_twice(deploy, imports, parameters)
     runs: list[tuple[tuple[str, object], list[CodeCell]]] = []
+    kept: dict[int, list[Statement]] = {}
     for cell in deploy:
         key = _step_key(cell)
         if not runs or runs[-1][0] != key:
             runs.append((key, []))
         runs[-1][1].append(cell)
         for line in cell.facts.imports:
-            imports.add(line)
-    return [StepCells(key, tuple(cells), _statements(cells)) for key, cells in runs]
+            stays = rebound.intersection(line.writes)
+            if not stays or line.key.startswith("from __future__"):
+                imports.add(line)
+                continue
+            hoisted = import_of(line, set(line.writes) - stays)
+            if hoisted is not None:
+                imports.add_node(hoisted)
+            stay = import_of(line, stays)
+            assert stay is not None
+            place = Place(cell.index, line.position, line.offset)
+            statement = Statement.of(place, cst.SimpleStatementLine(body=[stay]))
+            kept.setdefault(cell.index, []).append(statement)
+    return [StepCells(key, tuple(cells), _statements(cells, kept)) for key, cells in runs]
 
 
-def _statements(cells: Sequence[CodeCell]) -> tuple[Statement, ...]:
-    return tuple(
-        Statement(Place(cell.index, piece.position, piece.offset), piece, piece.last, cell)
-        for cell in cells
-        for piece in cell.facts.pieces
-    )
+def bound_twice(
+    deploy: Sequence[CodeCell], imports: Imports, parameters: Set[str] = frozenset()
+) -> set[str]:
+    """Names with more than one binding: bound by two statements, by a statement and an
+    import, or by imports of different things (`import numpy as np` twice is one binding)."""
+    bindings: dict[str, set[object]] = {}
+    for line in imports.seen.values():
+        for name, source in zip(line.writes, line.sources, strict=True):
+            bindings.setdefault(name, set()).add(source)
+    for name in parameters:
+        bindings.setdefault(name, set()).add(("parameter",))
+    for cell in deploy:
+        for line in cell.facts.imports:
+            for name, source in zip(line.writes, line.sources, strict=True):
+                bindings.setdefault(name, set()).add(source)
+        for piece in cell.facts.pieces:
+            for name in piece.flow.writes:
+                bindings.setdefault(name, set()).add((cell.index, piece.position, piece.offset))
+    return {name for name, found in bindings.items() if len(found) > 1}
+
+
+def _statements(
+    cells: Sequence[CodeCell], kept: dict[int, list[Statement]]
+) -> tuple[Statement, ...]:
+    statements: list[Statement] = []
+    for cell in cells:
+        own = [
+            Statement(Place(cell.index, piece.position, piece.offset), piece, piece.last, cell)
+            for piece in cell.facts.pieces
+        ]
+        statements += sorted([*own, *kept.get(cell.index, [])], key=lambda s: s.place)
+    return tuple(statements)
 
 
 def _step_key(cell: CodeCell) -> tuple[str, object]:
