@@ -185,9 +185,22 @@ CASES: dict[str, dict[str, object]] = {
             "deploy: (app, pipeline, result, run.__name__)",
         ],
     },
-    "error_global_rebinding": {
+    "global_counter": {
         "cells": [
-            "deploy: count = 0\n\n\ndef bump():\n    global count\n    count += 1",
+            "deploy: import functools\n\ncalls = 0\n\n\ndef counted(fn):\n"
+            "    @functools.wraps(fn)\n    def wrapper(*args):\n        global calls\n"
+            "        calls += 1\n        return fn(*args)\n\n    return wrapper",
+            "md: ## Use",
+            "deploy: @counted\ndef square(x):\n    return x * x\n\n\ntotal = square(2) + square(3)",
+            "test: assert calls == 2",
+            "md: ## Report",
+            "deploy: (total, calls, square.__name__)",
+        ],
+    },
+    "error_global_parameter": {
+        "cells": [
+            "parameters: count = 0",
+            "deploy: def bump():\n    global count\n    count += 1",
             "deploy: bump()\ncount",
         ],
     },

@@ -154,10 +154,21 @@ REFUSED = [
         id="rebinding an import of the parameters cell",
     ),
     pytest.param(
-        ["deploy: n = 0\n\n\ndef bump():\n    global n\n    n += 1", "deploy: bump()\nn"],
-        (1, 4),
-        "`bump` rebinds the notebook's `n` with `global`",
-        id="global rebinding of notebook state",
+        ["parameters: n = 0", "deploy: def bump():\n    global n\n    n += 1", "deploy: bump()\nn"],
+        (2, 2),
+        "`bump` rebinds `n` with `global`, and `n` is a parameter",
+        id="a global that is a parameter",
+    ),
+    pytest.param(
+        [
+            "parameters: n = 0",
+            "deploy: def counted(fn):\n    def wrapper():\n        global n\n        n += 1\n"
+            "        return fn()\n\n    return wrapper",
+            "deploy: 1",
+        ],
+        (2, 3),
+        "`counted.wrapper` rebinds `n` with `global`",
+        id="the message names the wrapper that declares the global",
     ),
     pytest.param(
         [
@@ -377,6 +388,40 @@ FAITHFUL = [
             "deploy: k = 3\n(a, g(1))",
         ],
         id="a function that calls a function whose name is rebound, both defined again",
+    ),
+    pytest.param(
+        ["deploy: n = 0\n\n\ndef bump():\n    global n\n    n += 1", "deploy: bump()\nbump()\nn"],
+        id="a function that rebinds a notebook name with global",
+    ),
+    pytest.param(
+        [
+            "deploy: import functools\n\ncalls = 0\n\n\ndef counted(fn):\n"
+            "    @functools.wraps(fn)\n    def wrapper(*args):\n        global calls\n"
+            "        calls += 1\n        return fn(*args)\n\n    return wrapper",
+            "md: ## Use",
+            "deploy: @counted\ndef square(x):\n    return x * x\n\n\nsquare(2)",
+            "md: ## Again",
+            "deploy: calls = 10\nsquare(3)\n(calls, square.__name__)",
+        ],
+        id="a decorator's wrapper that counts calls in a global",
+    ),
+    pytest.param(
+        [
+            "deploy: registry = []\n\n\ndef register(fn):\n    global registry\n"
+            "    registry = registry + [fn.__name__]\n    return fn",
+            "md: ## Add",
+            "deploy: @register\ndef first():\n    pass\n\n\n@register\ndef second():\n    pass",
+            "deploy: registry",
+        ],
+        id="a decorator that rebinds a global registry when it decorates",
+    ),
+    pytest.param(
+        ["deploy: x = 1", "md: ## B", "deploy: global x\nx = x + 1", "md: ## C", "deploy: x"],
+        id="a global statement at a cell's top level does nothing",
+    ),
+    pytest.param(
+        ["deploy: x = 1\nx; import os"],
+        id="a cell that ends with an import shows nothing",
     ),
 ]
 

@@ -161,10 +161,21 @@ def function_reading(statement: cst.BaseStatement, name: str) -> tuple[str, cst.
     return finder.found
 
 
+def function_declaring_global(
+    statement: cst.BaseStatement, name: str
+) -> tuple[str, cst.Name] | None:
+    """The function (dotted, as for `function_reading`) that declares `global name`, and the
+    name in that declaration; None when no function in `statement` does."""
+    finder = _FunctionReading(name, declared=True)
+    statement.visit(finder)
+    return finder.found
+
+
 class _FunctionReading(cst.CSTVisitor):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, declared: bool = False) -> None:
         super().__init__()
         self.name = name
+        self.declared = declared  # look for `global name` rather than reads
         self.scopes: list[str] = []
         self.functions = 0  # how many of the enclosing scopes are functions or lambdas
         self.found: tuple[str, cst.Name] | None = None
@@ -195,8 +206,13 @@ class _FunctionReading(cst.CSTVisitor):
         self.scopes.pop()
 
     def visit_Name(self, node: cst.Name) -> None:
-        if self.found is None and self.functions and node.value == self.name:
+        if not self.declared and self.found is None and self.functions and node.value == self.name:
             self.found = (".".join(self.scopes), node)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for item in node.names:
+            if self.declared and self.found is None and item.name.value == self.name:
+                self.found = (".".join(self.scopes), item.name)
 
 
 def _parsed(tree: cst.Module, parts: Sequence[tuple[int, int, bool, cst.BaseStatement]]) -> Parsed:
@@ -213,7 +229,7 @@ def split(
     for position, statement in enumerate(tree.body, start=1):
         nodes, hoisted = hoist_at(statement)
         imports += [replace(line, position=position) for line in hoisted]
-        end = max([offset for offset, _ in nodes] + [line.offset for line in hoisted])
+        end = max([offset for offset, _ in nodes] + [line.offset for line in hoisted], default=0)
         for offset, node in nodes:
             last = position == len(tree.body) and offset == end
             parts.append((position, offset, last, node))
@@ -230,10 +246,11 @@ def hoist_at(
     statement: cst.BaseStatement,
 ) -> tuple[list[tuple[int, cst.BaseStatement]], list[ImportLine]]:
     """As `hoist`, each statement and import with its offset: which of the line's small
-    statements it is, so that an import can be put back where it stood."""
+    statements it is, so that an import can be put back where it stood. A `global`
+    statement at a cell's top level does nothing in the notebook and is left out."""
     if not isinstance(statement, cst.SimpleStatementLine):
         return [(0, statement)], []
-    if not any(is_import(small) for small in statement.body):
+    if not any(is_import(small) or isinstance(small, cst.Global) for small in statement.body):
         return [(0, strip_semicolon(statement))], []
     if RUN in analyse_statement(statement).writes:
         # hoisted, it would shadow the pipeline's run()
@@ -245,6 +262,8 @@ def hoist_at(
             line = import_line(small)
             if line is not None:
                 imports.append(replace(line, offset=offset))
+        elif isinstance(small, cst.Global):
+            continue  # a no-op at a cell's top level; in a step function it would not be
         else:
             bare = small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
             kept.append((offset, cst.SimpleStatementLine(body=[bare])))

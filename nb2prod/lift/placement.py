@@ -9,12 +9,12 @@ no faithful translation exists, the build refuses, naming the function, the name
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, replace
 
 import libcst as cst
 
-from nb2prod.analysis.facts import RUN
+from nb2prod.analysis.facts import RUN, function_declaring_global, line_within
 from nb2prod.errors import NotebookError
 from nb2prod.lift.statements import Statement, StepCells, free_names, line_of, without
 
@@ -33,14 +33,16 @@ def refuse_rebound_imports(groups: Sequence[StepCells], imported: set[str]) -> N
 
 
 def module_level(
-    groups: Sequence[StepCells], parameters: set[str]
+    groups: Sequence[StepCells], parameters: set[str], state: Set[str] = frozenset()
 ) -> tuple[list[StepCells], list[Statement]]:
     """The steps less the defs and classes that can live at module level, unchanged, and those.
 
     A def or class that reads names the steps or parameters bind, directly or through another
     such def, or whose name is bound more than once (a function defined again, or a name a
     step rebinds), stays in its step as a nested definition, where it sees those names and
-    each use sees the binding the notebook's would; the rest move to module level.
+    each use sees the binding the notebook's would; the rest move to module level. So does
+    one that reads or rebinds `state` (see `module_state`): at module level its decorators
+    and defaults would run at import, out of the notebook's order.
     """
     statements = [s for g in groups for s in g.statements]
     candidates = [s for s in statements if s.is_definition]
@@ -49,13 +51,15 @@ def module_level(
     bindings = Counter(n for s in statements for n in s.flow.writes)
     step_bound |= {name for name, count in bindings.items() if count > 1}
     kept = {d.place for d in candidates}
-    local = set(step_bound)
+    local = step_bound | state
     changed = True
     while changed:  # a def that needs a demoted def is demoted too
         changed = False
         for definition in candidates:
             if definition.place in kept and (
-                free_names(definition) & local or definition.name in step_bound
+                free_names(definition) & local
+                or definition.name in step_bound
+                or definition.flow.global_writes & state
             ):
                 kept.discard(definition.place)
                 local.add(definition.name)
@@ -97,7 +101,9 @@ def constants(
     return without(groups, constants), constants
 
 
-def place_closures(groups: Sequence[StepCells], parameters: set[str]) -> list[StepCells]:
+def place_closures(
+    groups: Sequence[StepCells], parameters: set[str], state: Set[str] = frozenset()
+) -> list[StepCells]:
     """The steps with each def kept in a step placed so that every use sees what the
     notebook's def would.
 
@@ -107,11 +113,12 @@ def place_closures(groups: Sequence[StepCells], parameters: set[str]) -> list[St
     used it before), so that later uses see the new value, as Python's late binding does.
     Where the old function could outlive the rebinding (a class, whose instances keep it; a
     function kept as a value, decorated, or making functions or generators), no copy can stand
-    in for it, and the build refuses.
+    in for it, and the build refuses. Names in `state` are module globals, the same for every
+    function wherever it is defined: rebinding them makes no def stale.
     """
     placed = list(groups)
     for _ in range(1 + 2 * sum(len(g.statements) for g in groups)):
-        action = _next_action(placed)
+        action = _next_action(placed, state)
         if action is None:
             break
         placed = action.apply(placed)
@@ -225,17 +232,19 @@ def _again(definition: Statement, target: int, rebound: Sequence[str]) -> Statem
     return Statement(place, definition.piece, made=copy)
 
 
-def _next_action(groups: Sequence[StepCells]) -> _Action | None:
+def _next_action(groups: Sequence[StepCells], state: Set[str]) -> _Action | None:
     timeline = _timeline(groups)
     for at, (_, statement) in enumerate(timeline.order):
         if statement.is_definition:
-            action = _action_for(timeline, at, groups)
+            action = _action_for(timeline, at, groups, state)
             if action is not None:
                 return action
     return None
 
 
-def _action_for(timeline: _Timeline, at: int, groups: Sequence[StepCells]) -> _Action | None:
+def _action_for(
+    timeline: _Timeline, at: int, groups: Sequence[StepCells], state: Set[str]
+) -> _Action | None:
     """What the def at `at` needs: None when every use sees what the notebook's would.
 
     The uses of a def run until its name is bound again. A use is stale when a later step
@@ -252,7 +261,7 @@ def _action_for(timeline: _Timeline, at: int, groups: Sequence[StepCells]) -> _A
     ]
     if not used:
         return None
-    free = free_names(definition) - {own}
+    free = free_names(definition) - {own} - state
     events = sorted(
         k
         for name in free
@@ -356,25 +365,28 @@ def _refuse_again(
     )
 
 
-def refuse_global_writes(
-    groups: Sequence[StepCells],
-    definitions: list[Statement],
-    constants: list[Statement],
-    parameters: set[str],
-) -> None:
-    """A function that rebinds notebook state with `global` has no faithful translation."""
+def module_state(groups: Sequence[StepCells], parameters: set[str]) -> frozenset[str]:
+    """The names functions rebind with `global` (a decorator's wrapper counting calls).
+
+    They stay module globals in the pipeline, as they are in the notebook: each step that binds
+    one declares it `global`, no step takes or returns one, and run() unbinds them when it
+    starts, as a fresh kernel would have them. A parameter cannot be one: run() takes it as an
+    argument, which a `global` could not rebind.
+    """
     statements = [s for g in groups for s in g.statements]
-    state = parameters | {n for s in [*statements, *constants] for n in s.flow.writes}
-    for statement in [s for s in [*statements, *definitions] if s.flow.global_writes]:
-        others = [s for s in statements if s is not statement]
-        readers = {n: s.cell for s in reversed(others) for n in s.flow.names_read}
-        for name in sorted(statement.flow.global_writes & (state | set(readers))):
-            where = f"cell {readers[name]} reads it" if name in readers else "the cells bind it"
-            function = statement.name if statement.is_definition else "f"
-            raise NotebookError(
-                f"`{function}` rebinds the notebook's `{name}` with `global`, and {where}; "
-                f"return the new value instead (`{name} = {function}({name})`) so the pipeline "
-                "can pass it on",
-                cell=statement.cell,
-                line=line_of(statement, groups),
-            )
+    state = frozenset(n for s in statements for n in s.flow.global_writes)
+    for name in sorted(state & parameters):
+        writer = next(s for s in statements if name in s.flow.global_writes)
+        found = function_declaring_global(writer.node, name)
+        function = found[0] if found is not None else "a function"
+        line = line_of(writer, groups)
+        if found is not None and line is not None:
+            line += line_within(writer.node, found[1])
+        raise NotebookError(
+            f"`{function}` rebinds `{name}` with `global`, and `{name}` is a parameter: run() "
+            f"takes it as an argument, which a `global` cannot rebind; give the parameter and "
+            "the global different names",
+            cell=writer.cell,
+            line=line,
+        )
+    return state

@@ -40,7 +40,8 @@ _EMPTY = cst.Module([])
 class Step:
     """One step function: cells run in order, inputs and outputs explicit.
 
-    `marked` says which statements of the body start a cell (they carry `# cell N`).
+    `marked` says which statements of the body start a cell (they carry `# cell N`);
+    `globals` are the module-state names the body binds, which it declares `global`.
     """
 
     name: str
@@ -53,6 +54,7 @@ class Step:
     result: cst.BaseExpression | None = None
     result_cell: int | None = None
     is_async: bool = False
+    globals: tuple[str, ...] = ()
 
     def identity(self) -> str:
         """Everything the step's code depends on, as text, without parsing any cell: each
@@ -60,7 +62,7 @@ class Step:
         result = _EMPTY.code_for_node(self.result) if self.result is not None else None
         body = tuple((s.cell, s.identity, m) for s, m in zip(self.body, self.marked, strict=True))
         fields = (self.name, self.cells, self.heading, self.params, self.returns, self.is_async)
-        return repr((*fields, self.result_cell, result, body))
+        return repr((*fields, self.globals, self.result_cell, result, body))
 
     def nodes(self) -> list[cst.BaseStatement]:
         """The body's statements, each cell's first under its `# cell N` comment."""
@@ -86,7 +88,8 @@ class Plan:
     """Everything the emitters need, in notebook order.
 
     `result_text` is the recorded text/plain output of the result cell; `title` the notebook's
-    first markdown heading.
+    first markdown heading. `module_state` are the names functions rebind with `global`:
+    module globals of the pipeline, which run() unbinds when it starts.
     """
 
     imports: tuple[cst.SimpleStatementLine, ...]
@@ -105,6 +108,7 @@ class Plan:
     test_imports: tuple[cst.SimpleStatementLine, ...] = ()
     needs_display: bool = False
     warnings: tuple[Diagnostic, ...] = ()
+    module_state: tuple[str, ...] = ()
 
     @property
     def is_async(self) -> bool:
@@ -124,10 +128,10 @@ def lift(selection: Selection) -> Plan:
     param_names = {p.name for p in parameters}
     groups = group_cells(deploy, imports, param_names)
     notes: list[Diagnostic] = list(selection.warnings)
+    state = placement.module_state(groups, param_names)
     groups, constants = placement.constants(groups, param_names)
-    groups, definitions = placement.module_level(groups, param_names)
-    groups = placement.place_closures(groups, param_names)
-    placement.refuse_global_writes(groups, definitions, constants, param_names)
+    groups, definitions = placement.module_level(groups, param_names, state)
+    groups = placement.place_closures(groups, param_names, state)
     definitions = sorted([*constants, *definitions], key=lambda d: d.place)
     step_bound = {n for g in groups for s in g.statements for n in s.flow.writes}
     placement.refuse_rebound_imports(groups, imports.bound)
@@ -140,8 +144,8 @@ def lift(selection: Selection) -> Plan:
     notebook_names = checks.all_bound(selection) | module_names
     allocator = NameAllocator(notebook_names | {RUN})
     tests = selection.with_role(Role.TEST)
-    steps = _steps(groups, parameters, tests, result, allocator)
-    test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names)
+    steps = _steps(groups, parameters, tests, result, allocator, state)
+    test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names, state)
     checked = [*definitions, *(s for g in groups for s in g.statements)]
     if result is not None:
         result_line = cst.SimpleStatementLine([cst.Expr(result)])
@@ -162,6 +166,7 @@ def lift(selection: Selection) -> Plan:
         states_name=allocator.claim("pipeline_states", "fixture"),
         tests=test_cells,
         test_imports=test_imports.statements(),
+        module_state=tuple(sorted(state)),
         needs_display=needs_display,
         warnings=tuple(notes),
     )
@@ -197,6 +202,7 @@ def _steps(
     tests: Sequence[CodeCell],
     result: cst.BaseExpression | None,
     allocator: NameAllocator,
+    state: frozenset[str] = frozenset(),
 ) -> tuple[Step, ...]:
     tail: list[Statement] = []
     if result is not None:
@@ -204,14 +210,14 @@ def _steps(
     bodies = [[*g.statements, *(tail if g is groups[-1] else [])] for g in groups]
     read_later = _read_later(groups, bodies, tests)
     flows = [step_flow(body, later) for body, later in zip(bodies, read_later, strict=True)]
-    outputs = _outputs(groups, flows, tests)
+    outputs = [[n for n in names if n not in state] for names in _outputs(groups, flows, tests)]
     names = _step_names(groups, allocator)
     steps: list[Step] = []
     available = {p.name for p in parameters}
     for index, (group, flow) in enumerate(zip(groups, flows, strict=True)):
         through = [n for n in flow.writes if n in outputs[index] and n not in flow.must]
         wanted = [*flow.reads, *through]
-        params = tuple(dict.fromkeys(n for n in wanted if n in available))
+        params = tuple(dict.fromkeys(n for n in wanted if n in available and n not in state))
         available |= set(flow.writes)
         is_last = index == len(groups) - 1
         body = tuple(group.statements)
@@ -229,6 +235,7 @@ def _steps(
                 result=result if is_last else None,
                 result_cell=group.cells[-1].index if is_last and result is not None else None,
                 is_async=flow.awaits,
+                globals=tuple(n for n in flow.writes if n in state),
             )
         )
     return tuple(steps)
@@ -348,14 +355,19 @@ def _test_cells(
     steps: Sequence[Step],
     parameters: Sequence[Parameter],
     module_names: set[str],
+    module_state: frozenset[str] = frozenset(),
 ) -> tuple[tuple[TestCell, ...], Imports]:
+    """Each test cell as a test: module state (names functions rebind with `global`) is read
+    from the module, as other module names are; the rest from the states after the steps."""
     imports = Imports()
     result: list[TestCell] = []
+    module_names = module_names | module_state
     for test in tests:
         done = [g for g in groups if g.cells[0].index < test.index]
         state = {p.name for p in parameters} | {
             n for g in done for s in g.statements for n in s.flow.writes
         }
+        state -= module_state
         body: list[cst.BaseStatement] = []
         for statement in test.tree.body:
             body.extend(without_imports(statement, imports))
