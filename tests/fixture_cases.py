@@ -250,6 +250,23 @@ CASES: dict[str, dict[str, object]] = {
             "deploy: from collections import Counter\n(string, counts['a'], Counter('aa')['a'])",
         ],
     },
+    "names_reached_at_run_time": {
+        "cells": [
+            "parameters: scale = 3",
+            "deploy: horses = [1, 2, 3]\nchosen = eval('horses')",
+            "deploy: globals()['total'] = sum(chosen) * scale\nlimit = globals().get('LIMIT', 100)",
+            "deploy: def report():\n    return f\"{globals()['total']} of {limit}\"\n\n\nreport()",
+        ],
+        "overrides": {"scale": 5},
+    },
+    "error_eval_of_a_value": {
+        "cells": [
+            "deploy: class Gift:\n    def __init__(self, weight):\n        self.weight = weight\n\n\n"
+            "horses = [Gift(2), Gift(3)]",
+            "deploy: def plot_gift(g):\n    return [x.weight for x in eval(g)]",
+            "deploy: plot_gift('horses')",
+        ],
+    },
     "error_syntax": {
         "cells": ["deploy: x = 1", "deploy: y = (x +\n    2\nprint(y)"],
     },

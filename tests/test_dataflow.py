@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from nb2prod.analysis.dynamic import DYNAMIC, Reached, static_form
 from nb2prod.analysis.flow import (
     Flow,
     UnsupportedSyntax,
@@ -393,3 +394,80 @@ def test_sequence_is_then_folded(flows: list[Flow]) -> None:
     for flow in flows:
         folded = folded.then(flow)
     assert sequence(flows) == folded
+
+
+# (statement, its static form); eval, exec, globals, locals and vars are Python's own
+STATIC_FORMS = [
+    pytest.param("x = eval('horses')", "x = horses", id="eval of a literal name"),
+    pytest.param("x = eval('len(rows) + 1')", "x = (len(rows) + 1)", id="eval of a literal"),
+    pytest.param("y = globals()['rate'] * 2", "y = rate * 2", id="globals() read with a literal"),
+    pytest.param("globals()['rate'] = 0.5", "rate = 0.5", id="globals() assigned at top level"),
+    pytest.param("globals()['n'] += 1", "n += 1", id="globals() augmented at top level"),
+    pytest.param("del globals()['n']", "del n", id="globals() item deleted"),
+    pytest.param("v = locals()['rate']", "v = rate", id="locals() at a cell's top level"),
+    pytest.param(
+        "def f():\n    return globals()['rate']",
+        "def f():\n    return rate",
+        id="globals() read inside a function",
+    ),
+    pytest.param(
+        "cfg = globals().get('CFG', {'k': 1})",
+        "cfg = {'k': 1}",
+        id="globals().get of a name the notebook never binds",
+    ),
+    pytest.param("root = globals().get('ROOT')", "root = None", id="globals().get without default"),
+    pytest.param(
+        "def f(**kw):\n    return locals()",
+        "def f(**kw):\n    return locals()",
+        id="locals() inside a function is its own",
+    ),
+    pytest.param(
+        "out = eval(code, {'x': 1})", "out = eval(code, {'x': 1})", id="eval with its own namespace"
+    ),
+    pytest.param("n = vars(args)", "n = vars(args)", id="vars of an object"),
+]
+
+
+@pytest.mark.parametrize(("source", "expected"), STATIC_FORMS)
+def test_static_forms_of_names_reached_at_run_time(source: str, expected: str) -> None:
+    found = static_form(cst.parse_statement(source), DYNAMIC, {"rows", "rate", "n", "ROOT2"})
+    assert not isinstance(found, Reached), found
+    assert cst.Module([found]).code.strip() == expected  # type: ignore[list-item]
+
+
+# (statement, the call named, why it has no static form)
+REACHED = [
+    pytest.param(
+        "def plot_gift(g):\n    return [x.weight for x in eval(g)]",
+        "eval(g)",
+        "runs code that reads notebook names",
+        id="eval of a value",
+    ),
+    pytest.param("binder.bind(globals())", "globals()", "hands on", id="the namespace passed on"),
+    pytest.param("exec(program)", "exec(program)", "runs code", id="exec of a value"),
+    pytest.param("names = list(locals())", "locals()", "hands on", id="locals() at top level"),
+    pytest.param(
+        "def f():\n    globals()['n'] = 1",
+        "globals()['n']",
+        "binds a notebook name from inside a function",
+        id="globals() assigned in a function",
+    ),
+    pytest.param(
+        "def f(rate):\n    return globals()['rate']",
+        "globals()['rate']",
+        "a function around it may bind",
+        id="globals() read where a local of the same name exists",
+    ),
+    pytest.param(
+        "cfg = globals().get('rate', 1)", "globals()", "hands on", id="get of a name that is bound"
+    ),
+    pytest.param("run = eval", "eval", "passed on as a value", id="eval passed on"),
+]
+
+
+@pytest.mark.parametrize(("source", "call", "why"), REACHED)
+def test_names_reached_at_run_time_without_a_static_form(source: str, call: str, why: str) -> None:
+    found = static_form(cst.parse_statement(source), DYNAMIC, {"rate"})
+    assert isinstance(found, Reached)
+    assert found.call == call
+    assert why in found.why

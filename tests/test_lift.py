@@ -233,6 +233,22 @@ REFUSED = [
         id="a name a function reads that only an unmarked cell binds",
     ),
     pytest.param(
+        [
+            "deploy: class Gift:\n    weight = 2\n\n\nhorses = [Gift()]",
+            "deploy: def plot_gift(g):\n    return [x.weight for x in eval(g)]",
+            "deploy: plot_gift('horses')",
+        ],
+        (2, 2),
+        "`eval(g)` runs code that reads notebook names nb2prod cannot see",
+        id="eval of a value in a function",
+    ),
+    pytest.param(
+        ["deploy: import json", "deploy: x = 1\nnames = json.dumps(sorted(globals()))"],
+        (2, 2),
+        "`globals()` hands on the notebook's namespace",
+        id="globals() passed on",
+    ),
+    pytest.param(
         ["deploy: f = lambda: missing", "deploy: 1"],
         (1, 1),
         "`missing` (read in cell 1; no cell binds it)",
@@ -422,6 +438,20 @@ FAITHFUL = [
     pytest.param(
         ["deploy: x = 1\nx; import os"],
         id="a cell that ends with an import shows nothing",
+    ),
+    pytest.param(
+        [
+            "deploy: horses = [3, 4]\nchosen = eval('horses')",
+            "md: ## Later",
+            "deploy: globals()['total'] = sum(chosen)\nglobals()['total'] += 1",
+            "deploy: def doubled():\n    return globals()['total'] * 2\n\n\n"
+            "(doubled(), eval('len(horses)'), globals().get('CONFIG', 'default'))",
+        ],
+        id="eval of a literal and globals() with literal keys",
+    ),
+    pytest.param(
+        ["deploy: def eval(expression):\n    return expression * 2", "deploy: eval(21)"],
+        id="a notebook's own eval is an ordinary function",
     ),
 ]
 

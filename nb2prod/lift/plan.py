@@ -28,6 +28,7 @@ from nb2prod.lift.statements import (
     bound_by_reads,
     group_cells,
     names_read,
+    static_forms,
     without_imports,
 )
 from nb2prod.naming import NameAllocator, snake_case
@@ -127,6 +128,12 @@ def lift(selection: Selection) -> Plan:
     parameters = parameters_of(selection.with_role(Role.PARAMETERS), imports)
     param_names = {p.name for p in parameters}
     groups = group_cells(deploy, imports, param_names)
+    bound = (
+        param_names
+        | imports.bound
+        | {n for g in groups for s in g.statements for n in s.flow.writes}
+    )
+    groups = static_forms(groups, bound)
     notes: list[Diagnostic] = list(selection.warnings)
     state = placement.module_state(groups, param_names)
     groups, constants = placement.constants(groups, param_names)

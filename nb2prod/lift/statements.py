@@ -15,9 +15,19 @@ from typing import NamedTuple
 
 import libcst as cst
 
-from nb2prod.analysis.facts import ImportLine, Piece, hoist, import_line, import_of, piece_of
+from nb2prod.analysis.dynamic import DYNAMIC, Reached, static_form
+from nb2prod.analysis.facts import (
+    ImportLine,
+    Piece,
+    hoist,
+    import_line,
+    import_of,
+    line_within,
+    piece_of,
+)
 from nb2prod.analysis.flow import Flow, sequence
 from nb2prod.analysis.selection import CodeCell, statement_lines
+from nb2prod.errors import NotebookError
 
 _EMPTY = cst.Module([])
 
@@ -194,6 +204,44 @@ def _statements(
         ]
         statements += sorted([*own, *kept.get(cell.index, [])], key=lambda s: s.place)
     return tuple(statements)
+
+
+def static_forms(groups: Sequence[StepCells], bound: Set[str]) -> list[StepCells]:
+    """The groups with the names reached at run time written statically where a faithful
+    form exists (see `analysis.dynamic`); NotebookError, naming the call, where none does.
+    `bound` are the names the notebook binds: a notebook's own `eval` is an ordinary name."""
+    builtins = DYNAMIC - bound
+    if not builtins:
+        return list(groups)
+    placed = []
+    for group in groups:
+        statements = [_static(s, builtins, bound, groups) for s in group.statements]
+        changed = any(new is not old for new, old in zip(statements, group.statements, strict=True))
+        placed.append(replace(group, statements=tuple(statements)) if changed else group)
+    return placed
+
+
+def _static(
+    statement: Statement, builtins: Set[str], bound: Set[str], groups: Sequence[StepCells]
+) -> Statement:
+    if builtins.isdisjoint(statement.flow.names_read):
+        return statement
+    node = statement.node
+    found = static_form(node, builtins, bound)
+    if isinstance(found, Reached):
+        line = line_of(statement, groups)
+        raise NotebookError(
+            f"`{found.call}` {found.why}: in the pipeline the notebook's names live inside step "
+            "functions, out of its reach; write the names out (`eval('rows')` is `rows`, "
+            "`globals()['rows']` is `rows`), or leave the cell unmarked",
+            cell=statement.cell,
+            line=None if line is None else line + line_within(node, found.node),
+        )
+    if found is node:
+        return statement
+    piece = statement.piece
+    rewritten = piece_of(found, piece.position, piece.offset, piece.last)
+    return replace(statement, piece=rewritten, source=None, made=found)
 
 
 def _step_key(cell: CodeCell) -> tuple[str, object]:
