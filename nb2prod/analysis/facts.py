@@ -127,19 +127,26 @@ def flows_of(tree: cst.Module) -> tuple[Flow, ...]:
     """Each top-level statement's flow; syntax the analysis has no rule for is refused, at
     its line, rather than taken to bind nothing."""
     flows = []
-    line = 1 + len(tree.header)
-    for statement in tree.body:
-        line += len(statement.leading_lines)
+    for position, statement in enumerate(tree.body):
         try:
             flows.append(analyse_statement(statement))
         except UnsupportedSyntax as exc:
+            line = _statement_line(tree, position) + line_within(statement, exc.node)
             raise NotebookError(
                 f"nb2prod cannot analyse {exc.what} yet, so it cannot tell what the cell "
                 "binds; write the cell without it, or leave the cell unmarked",
-                line=line + line_within(statement, exc.node),
+                line=line,
             ) from None
-        line += _EMPTY.code_for_node(statement.with_changes(leading_lines=())).count("\n")
     return tuple(flows)
+
+
+def _statement_line(tree: cst.Module, position: int) -> int:
+    """The line on which the top-level statement at `position` (from 0) starts."""
+    line = 1 + len(tree.header)
+    for statement in tree.body[:position]:
+        line += len(statement.leading_lines)
+        line += _EMPTY.code_for_node(statement.with_changes(leading_lines=())).count("\n")
+    return line + len(tree.body[position].leading_lines)
 
 
 def line_within(statement: cst.BaseStatement, node: cst.CSTNode) -> int:

@@ -117,12 +117,14 @@ def place_closures(
     function wherever it is defined: rebinding them makes no def stale.
     """
     placed = list(groups)
-    for _ in range(1 + 2 * sum(len(g.statements) for g in groups)):
+    # Each action defines a def in a later step than it stood, so there are at most this many.
+    definitions = sum(1 for g in groups for s in g.statements if s.is_definition)
+    for _ in range(1 + definitions * (len(groups) + 1)):
         action = _next_action(placed, state)
         if action is None:
-            break
+            return placed
         placed = action.apply(placed)
-    return placed
+    raise AssertionError("placing the closures did not settle")
 
 
 @dataclass(frozen=True)
