@@ -425,6 +425,11 @@ STATIC_FORMS = [
         "out = eval(code, {'x': 1})", "out = eval(code, {'x': 1})", id="eval with its own namespace"
     ),
     pytest.param("n = vars(args)", "n = vars(args)", id="vars of an object"),
+    pytest.param(
+        "b = vars(__builtins__)",
+        "b = vars(__import__('builtins'))",
+        id="__builtins__ is the module in a notebook",
+    ),
 ]
 
 

@@ -453,6 +453,13 @@ FAITHFUL = [
         ["deploy: def eval(expression):\n    return expression * 2", "deploy: eval(21)"],
         id="a notebook's own eval is an ordinary function",
     ),
+    pytest.param(
+        [
+            "deploy: names = sorted(vars(__builtins__))[:3]",
+            "deploy: (names, __builtins__.len('ab'))",
+        ],
+        id="__builtins__ is the builtins module, as in a notebook",
+    ),
 ]
 
 

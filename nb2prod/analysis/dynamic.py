@@ -8,7 +8,9 @@ faithful static one, which `static_form` writes instead:
   are the notebook's namespace too), read: `x`; assigned, augmented or deleted as a
   statement of the cell's top level: `x = ...`, `x += ...`, `del x`;
 - `globals().get('x', default)`, where the notebook binds `x` nowhere: `default`;
-- `eval('literal expression')`: the expression.
+- `eval('literal expression')`: the expression;
+- `__builtins__`, which is the builtins module in a notebook but its dict in an imported
+  module: `__import__('builtins')`.
 
 Everything else that reaches the notebook's namespace is a `Reached`: the call, and why no
 static form exists. `locals()` and `vars()` inside a function or class are that scope's own
@@ -27,7 +29,7 @@ import libcst as cst
 
 _Node = TypeVar("_Node", bound=cst.CSTNode)
 
-DYNAMIC = frozenset({"eval", "exec", "globals", "locals", "vars"})
+DYNAMIC = frozenset({"eval", "exec", "globals", "locals", "vars", "__builtins__"})
 _NAMESPACES = frozenset({"globals", "locals", "vars"})
 _EMPTY = cst.Module([])
 _SCOPES = (
@@ -251,7 +253,9 @@ class _Finder(cst.CSTVisitor):
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value in self.builtins:
+        if node.value == "__builtins__" and node.value in self.builtins:
+            self.rewrites = True
+        elif node.value in self.builtins:
             self._refuse(node, "is passed on as a value")
 
 
@@ -284,6 +288,13 @@ class _Rewriter(cst.CSTTransformer):
         result = super().on_leave(original_node, updated_node)
         self.depth -= isinstance(original_node, _SCOPES)
         return result
+
+    def leave_Name(self, original: cst.Name, updated: cst.Name) -> cst.BaseExpression:
+        if original.value == "__builtins__" and "__builtins__" in self.builtins:
+            return cst.parse_expression("__import__('builtins')").with_changes(
+                lpar=updated.lpar, rpar=updated.rpar
+            )
+        return updated
 
     def leave_Subscript(
         self, original: cst.Subscript, updated: cst.Subscript
