@@ -123,6 +123,18 @@ def test_step_inputs_and_outputs(
     assert signature(plan_of(*cells)) == expected
 
 
+def test_each_step_says_which_inputs_it_may_change_in_place() -> None:
+    plan = plan_of(
+        "md: ## Load",
+        "deploy: rows = [3, 1]\nseen = {1}\nlimit = 2\nframe = object()",
+        "md: ## Change",
+        "deploy: rows.sort()\nseen |= {2}\nframe.refresh()\ntotal = limit + len(rows)",
+        "md: ## Use",
+        "deploy: (rows, seen, total)",
+    )
+    assert [step.changed_in_place for step in plan.steps] == [(), ("rows", "seen", "frame"), ()]
+
+
 def test_constant_read_by_a_function_moves_to_module_level() -> None:
     plan = plan_of(
         "deploy: LIMIT = 3\nrate = 2\n\n\ndef capped(v):\n    return min(v, LIMIT)",

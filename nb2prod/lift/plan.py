@@ -42,7 +42,9 @@ class Step:
     """One step function: cells run in order, inputs and outputs explicit.
 
     `marked` says which statements of the body start a cell (they carry `# cell N`);
-    `globals` are the module-state names the body binds, which it declares `global`.
+    `globals` are the module-state names the body binds, which it declares `global`;
+    `changed_in_place` are the inputs the body may change in place (`Flow.may_mutate`), which
+    a runner that hands values between steps must hand on like outputs.
     """
 
     name: str
@@ -56,6 +58,7 @@ class Step:
     result_cell: int | None = None
     is_async: bool = False
     globals: tuple[str, ...] = ()
+    changed_in_place: tuple[str, ...] = ()
 
     def identity(self) -> str:
         """Everything the step's code depends on, as text, without parsing any cell: each
@@ -243,6 +246,7 @@ def _steps(
                 result_cell=group.cells[-1].index if is_last and result is not None else None,
                 is_async=flow.awaits,
                 globals=tuple(n for n in flow.writes if n in state),
+                changed_in_place=tuple(n for n in params if n in flow.may_mutate),
             )
         )
     return tuple(steps)
