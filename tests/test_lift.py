@@ -418,6 +418,28 @@ FAITHFUL = [
         id="a function that calls a function whose name is rebound, both defined again",
     ),
     pytest.param(
+        [
+            "md: ## A",
+            "deploy: k = 2\nf = lambda v: v * k",
+            "md: ## B",
+            "deploy: a = f(1)",
+            "md: ## C",
+            "deploy: k = 3\n(a, f(1))",
+        ],
+        id="a lambda bound to a name is made again after a name it reads is rebound",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
+            "deploy: predict = lambda x: model * x",
+            "md: ## B",
+            "deploy: model = 3",
+            "md: ## C",
+            "deploy: predict(2)",
+        ],
+        id="a lambda made before the model it reads",
+    ),
+    pytest.param(
         ["deploy: n = 0\n\n\ndef bump():\n    global n\n    n += 1", "deploy: bump()\nbump()\nn"],
         id="a function that rebinds a notebook name with global",
     ),

@@ -265,6 +265,8 @@ def _statement(draw: st.DrawFn, program: Program) -> str:
         name = program.fresh("f")
         free = draw(st.sampled_from(scalars))
         program.define(name, {free})
+        if draw(st.booleans()):
+            return f"{name} = lambda v: v - {free}"
         return f"def {name}(v):\n    return v + {free}"
     if kind == "constant" and "K" not in program.bound:
         program.bound.add("K")

@@ -68,7 +68,8 @@ class Piece:
     `position` is the top-level statement it comes from (counted from 1) and `offset` which
     part of it. `code` and `marked` (the code without blank leading lines, to go under a
     `# cell N` comment) are kept only for definitions and constants, which the module emits
-    on their own.
+    on their own. `lambda_name` is NAME in `NAME = lambda ...`: a function made as a def
+    makes one, reading its names when it is called.
     """
 
     position: int
@@ -79,6 +80,7 @@ class Piece:
     constant: str | None = None  # NAME in `NAME = <immutable literal>`
     code: str | None = None
     marked: str | None = None
+    lambda_name: str | None = None
 
     @property
     def is_definition(self) -> bool:
@@ -356,9 +358,22 @@ def piece_of(
     name = node.name.value if isinstance(node, cst.FunctionDef | cst.ClassDef) else None
     constant = constant_name(node)
     if name is None and constant is None:
-        return Piece(position, offset, last, flow)
+        return Piece(position, offset, last, flow, lambda_name=_lambda_name(node))
     code, marked = _code_and_marked(node)
     return Piece(position, offset, last, flow, name, constant, code, marked)
+
+
+def _lambda_name(node: cst.BaseStatement) -> str | None:
+    """NAME in `NAME = lambda ...`, else None."""
+    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+        return None
+    small = node.body[0]
+    if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+        return None
+    target = small.targets[0].target
+    if isinstance(target, cst.Name) and isinstance(small.value, cst.Lambda):
+        return target.value
+    return None
 
 
 def _code_and_marked(node: cst.BaseStatement) -> tuple[str, str]:

@@ -118,7 +118,7 @@ def place_closures(
     """
     placed = list(groups)
     # Each action defines a def in a later step than it stood, so there are at most this many.
-    definitions = sum(1 for g in groups for s in g.statements if s.is_definition)
+    definitions = sum(1 for g in groups for s in g.statements if s.function is not None)
     for _ in range(1 + definitions * (len(groups) + 1)):
         action = _next_action(placed, state)
         if action is None:
@@ -156,17 +156,18 @@ def _timeline(groups: Sequence[StepCells]) -> _Timeline:
     deps: dict[str, set[str]] = {}
     passed: dict[str, set[str]] = {}
     for _, statement in order:
-        if statement.is_definition:
-            deps.setdefault(statement.name, set()).update(free_names(statement))
-            passed.setdefault(statement.name, set()).update(statement.flow.passes)
+        if statement.function is not None:
+            deps.setdefault(statement.function, set()).update(statement.reads_when_called())
+            passed.setdefault(statement.function, set()).update(statement.flow.passes)
     reach = _transitive({name: found & set(deps) for name, found in deps.items()})
     keeps = {name: frozenset(found & set(deps)) for name, found in passed.items()}
     uses: dict[str, list[int]] = {}
     writes: dict[str, list[int]] = {}
     binds: dict[str, list[int]] = {}
+    closures = set(reach)
     for at, (_, statement) in enumerate(order):
         read = set(statement.flow.names_read)
-        for name in read & set(reach):
+        for name in read & closures:
             read |= reach[name]
         for name in read:
             uses.setdefault(name, []).append(at)
@@ -228,7 +229,7 @@ def _again(definition: Statement, target: int, rebound: Sequence[str]) -> Statem
     note = cst.EmptyLine(
         comment=cst.Comment(f"# defined again here: it reads {names}, bound again in this step")
     )
-    assert isinstance(node, cst.FunctionDef)
+    assert isinstance(node, cst.FunctionDef | cst.SimpleStatementLine)
     copy = node.with_changes(leading_lines=[*node.leading_lines, note])
     place = definition.place._replace(copy=target + 1)
     return Statement(place, definition.piece, made=copy)
@@ -237,7 +238,7 @@ def _again(definition: Statement, target: int, rebound: Sequence[str]) -> Statem
 def _next_action(groups: Sequence[StepCells], state: Set[str]) -> _Action | None:
     timeline = _timeline(groups)
     for at, (_, statement) in enumerate(timeline.order):
-        if statement.is_definition:
+        if statement.function is not None:
             action = _action_for(timeline, at, groups, state)
             if action is not None:
                 return action
@@ -254,7 +255,8 @@ def _action_for(
     start of the last such step before the first stale use.
     """
     step, definition = timeline.order[at]
-    own = definition.name
+    own = definition.function
+    assert own is not None
     end = next((k for k in timeline.binds.get(own, []) if k > at), len(timeline.order))
     used = [
         k
@@ -263,7 +265,7 @@ def _action_for(
     ]
     if not used:
         return None
-    free = free_names(definition) - {own} - state
+    free = definition.reads_when_called() - {own} - state
     events = sorted(
         k
         for name in free
@@ -288,33 +290,39 @@ def _action_for(
 
 def _reads_now(timeline: _Timeline, at: int, name: str) -> bool:
     statement = timeline.order[at][1]
-    return not statement.is_definition and name in statement.flow.reads
+    return statement.function != name and name in statement.flow.reads
 
 
 def _why_not_again(definition: Statement, timeline: _Timeline, early: Sequence[int]) -> str | None:
     """Why a copy of the def, defined later, could not stand in for it; None if it can."""
-    own = definition.name
+    own = definition.function
     node = definition.node
     if isinstance(node, cst.ClassDef):
         return f"`{own}` is a class, and its instances keep it"
-    assert isinstance(node, cst.FunctionDef)
     kept = next((timeline.order[u][1].cell for u in early if own in timeline.kept_by(u)), None)
     if kept is not None:
         return f"cell {kept} keeps `{own}` as a value"
-    if node.decorators:
-        return f"`{own}` is decorated"
-    if node.asynchronous is not None:
-        return f"`{own}` is a coroutine function"
-    lasting = _lasting(node)
+    if isinstance(node, cst.FunctionDef):
+        if node.decorators:
+            return f"`{own}` is decorated"
+        if node.asynchronous is not None:
+            return f"`{own}` is a coroutine function"
+        body: cst.CSTNode = node.body
+    else:
+        assert isinstance(node, cst.SimpleStatementLine)
+        small = node.body[0]
+        assert isinstance(small, cst.Assign) and isinstance(small.value, cst.Lambda)
+        body = small.value.body
+    lasting = _lasting(body)
     if lasting is not None:
         return f"`{own}` {lasting}"
     return None
 
 
-def _lasting(node: cst.FunctionDef) -> str | None:
+def _lasting(body: cst.CSTNode) -> str | None:
     """What in a function's body could outlive a call and keep what it read."""
     finder = _Lasting()
-    node.body.visit(finder)
+    body.visit(finder)
     return finder.found
 
 
@@ -354,7 +362,7 @@ def _refuse_again(
     use: int,
     why: str,
 ) -> None:
-    own = definition.name
+    own = definition.function
     binder = timeline.order[rebinding][1]
     name = next(n for n in sorted(free) if n in binder.flow.writes)
     user = timeline.order[use][1].cell

@@ -82,6 +82,19 @@ class Statement:
         return self.piece.name
 
     @property
+    def function(self) -> str | None:
+        """The name of the function the statement makes: a def's, a class's, or NAME in
+        `NAME = lambda ...`; None for other statements."""
+        return self.piece.name or self.piece.lambda_name
+
+    def reads_when_called(self) -> frozenset[str]:
+        """What the function the statement makes reads from outside when it is called (and,
+        for a def or class, when it is made)."""
+        if self.is_definition:
+            return free_names(self)
+        return self.flow.deferred
+
+    @property
     def node(self) -> cst.BaseStatement:
         if self.made is not None:
             return self.made
