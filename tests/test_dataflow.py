@@ -76,7 +76,16 @@ CASES = [
     pytest.param(
         "a or (b := 1)\nc = b", ["a", "b"], ["b", "c"], {"c"}, id="walrus after or may not run"
     ),
-    pytest.param("f = lambda r: r * rate", ["rate"], ["f"], {"f"}, id="lambda reads free names"),
+    pytest.param(
+        "f = lambda r: r * rate", [], ["f"], {"f"}, id="a lambda bound to a name reads when called"
+    ),
+    pytest.param(
+        "m = max(xs, key=lambda r: r * rate)",
+        ["max", "xs", "rate"],
+        ["m"],
+        {"m"},
+        id="a lambda passed on is taken to read where it is made",
+    ),
     pytest.param(
         "def g(p):\n    return p * T + h(p)", [], ["g"], {"g"}, id="def body reads at call time"
     ),

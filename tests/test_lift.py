@@ -227,13 +227,13 @@ REFUSED = [
             "md: ## A",
             "deploy: k = 2\n\n\ndef f(x):\n    return x * k",
             "md: ## B",
-            "deploy: g = lambda v: f(v) + 1\na = g(1)",
+            "deploy: handlers = [lambda v: f(v) + 1]\na = handlers[0](1)",
             "md: ## C",
-            "deploy: k = 3\n(a, f(1), g(1))",
+            "deploy: k = 3\n(a, f(1), handlers[0](1))",
         ],
         (2, 4),
         "cell 4 keeps `f` as a value",
-        id="a lambda that calls the function may call the old one later",
+        id="a lambda kept in a list that calls the function may call the old one later",
     ),
     pytest.param(
         ["deploy: y = x + 1"], (1, 1), "`x` (read in cell 1; no cell binds it)", id="undefined name"
@@ -261,10 +261,10 @@ REFUSED = [
         id="globals() passed on",
     ),
     pytest.param(
-        ["deploy: f = lambda: missing", "deploy: 1"],
+        ["deploy: ranked = sorted([2, 1], key=lambda v: v * missing)", "deploy: 1"],
         (1, 1),
         "`missing` (read in cell 1; no cell binds it)",
-        id="a lambda is taken to be called where it is made",
+        id="a lambda passed on is taken to be called where it is made",
     ),
 ]
 
@@ -431,6 +431,17 @@ FAITHFUL = [
     pytest.param(
         [
             "md: ## A",
+            "deploy: k = 2\n\n\ndef f(x):\n    return x * k",
+            "md: ## B",
+            "deploy: g = lambda v: f(v) + 1\na = g(1)",
+            "md: ## C",
+            "deploy: k = 3\n(a, f(1), g(1))",
+        ],
+        id="a lambda that calls a function whose name it reads is rebound is made again too",
+    ),
+    pytest.param(
+        [
+            "md: ## A",
             "deploy: predict = lambda x: model * x",
             "md: ## B",
             "deploy: model = 3",
@@ -543,6 +554,11 @@ WARNINGS = [
         ],
         [(1, "`Base.mean` reads `NotWritten`, which no cell binds: calling it raises NameError")],
         id="a name read only in a body that never runs is a warning",
+    ),
+    pytest.param(
+        ["deploy: scale = lambda v: v * missing", "deploy: 1"],
+        [(1, "`scale` reads `missing`, which no cell binds: calling it raises NameError")],
+        id="a lambda bound to a name is made, not called",
     ),
 ]
 

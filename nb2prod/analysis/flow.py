@@ -276,7 +276,10 @@ class _Walker:
         if isinstance(node, cst.Expr):
             self.expr(node.value)
         elif isinstance(node, cst.Assign):
-            self.expr(node.value)
+            if isinstance(node.value, cst.Lambda):  # `f = lambda ...` is made, as a def is
+                self.lambda_(node.value, frozenset(), called=False)
+            else:
+                self.expr(node.value)
             for target in node.targets:
                 self.target(target.target)
         elif isinstance(node, cst.AugAssign):
@@ -566,7 +569,9 @@ class _Walker:
         else:
             self.expr(node)
 
-    def lambda_(self, node: cst.Lambda, shadow: frozenset[str]) -> None:
+    def lambda_(self, node: cst.Lambda, shadow: frozenset[str], *, called: bool = True) -> None:
+        """A lambda reads its defaults now and its body when called; unless it is only bound
+        to a name (`called` False), it is taken to be called where it is made (`key=lambda`)."""
         params = list(_all_params(node.params))
         for param in params:
             if param.default is not None:
@@ -574,8 +579,9 @@ class _Walker:
         inner = _Walker("function", (p.name.value for p in params))
         inner.expr(node.body)
         free = self.enclose(inner, shadow)
-        for name in free:
-            self.read_inside(name)  # a lambda is usually called where it is made
+        if called:
+            for name in free:
+                self.read_inside(name)
 
     def comprehension(
         self,

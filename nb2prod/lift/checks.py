@@ -70,7 +70,7 @@ def _never_bound(name: str, statements: Sequence[Statement], selection: Selectio
     cell = next(c for c in selection.cells if c.index == reader.cell)
     node, line = _top_level(cell, reader.place.position)
     found = function_reading(node, name) if node is not None else None
-    function = found[0] if found is not None else "a function"
+    function = reader.piece.lambda_name or (found[0] if found is not None else "a function")
     if found is not None and line is not None and node is not None:
         line += line_within(node, found[1])
     return warning(

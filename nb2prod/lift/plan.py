@@ -269,7 +269,8 @@ def _read_later(
 def step_flow(statements: Sequence[Statement], read_later: set[str]) -> Flow:
     """The flow of a step, with each def's call-time reads charged where it is first used.
 
-    A def reads its free names when it is called, not when it is defined: charging them at its
+    A def (or `NAME = lambda ...`) reads its free names when it is called, not when it is
+    defined: charging them at its
     first use in the step, or at the step's end when a later step reads the def, keeps names
     that the step binds before that use from becoming inputs.
     """
@@ -282,8 +283,8 @@ def step_flow(statements: Sequence[Statement], read_later: set[str]) -> Flow:
         if charged:
             flows.append(Flow(reads=tuple(sorted(charged))))
         now = replace(flow, deferred=frozenset()) if flow.deferred else flow
-        if statement.is_definition:
-            own = statement.name
+        own = statement.function  # a def's, a class's or a lambda's name
+        if own is not None:
             pending[own] = flow.deferred - {own}
             flows.append(now)
         elif flow.deferred:
