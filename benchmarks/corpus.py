@@ -336,6 +336,8 @@ REASONS: tuple[tuple[str, str], ...] = (
     (r"binds again after cell N uses", "rebound after use"),
     (r"bound here and by an import", "bound here and by an import"),
     (r"\bglobal\b", "global rebinding"),
+    (r"the notebook's names live inside step functions", "names reached at run time"),
+    (r"^nb2prod cannot analyse .* yet", "syntax the analysis has no rule for"),
     (r"kernel; nb2prod lifts Python notebooks only", "non-Python kernel"),
     (r"^is a Python N notebook", "Python 2 kernel"),
     (r"no deploy cells|no code", "no code"),

@@ -265,9 +265,22 @@ CASES: dict[str, dict[str, object]] = {
         ],
         "overrides": {"limit": 2},
     },
-    "error_global_rebinding": {
+    "global_counter": {
         "cells": [
-            "deploy: count = 0\n\n\ndef bump():\n    global count\n    count += 1",
+            "deploy: import functools\n\ncalls = 0\n\n\ndef counted(fn):\n"
+            "    @functools.wraps(fn)\n    def wrapper(*args):\n        global calls\n"
+            "        calls += 1\n        return fn(*args)\n\n    return wrapper",
+            "md: ## Use",
+            "deploy: @counted\ndef square(x):\n    return x * x\n\n\ntotal = square(2) + square(3)",
+            "test: assert calls == 2",
+            "md: ## Report",
+            "deploy: (total, calls, square.__name__)",
+        ],
+    },
+    "error_global_parameter": {
+        "cells": [
+            "parameters: count = 0",
+            "deploy: def bump():\n    global count\n    count += 1",
             "deploy: bump()\ncount",
         ],
     },
@@ -278,7 +291,7 @@ CASES: dict[str, dict[str, object]] = {
             "deploy: scale = 10\nbig = grow(1)\n(small, big)",
         ],
     },
-    "error_rebound_after_use": {
+    "rebound_after_use": {
         "cells": [
             "md: ## Define",
             "deploy: scale = 2\n\n\ndef grow(x):\n    return x * scale",
@@ -286,6 +299,52 @@ CASES: dict[str, dict[str, object]] = {
             "deploy: small = grow(1)",
             "md: ## Rescale",
             "deploy: scale = 10\nbig = grow(1)\n(small, big)",
+        ],
+    },
+    "error_class_rebound_after_use": {
+        "cells": [
+            "md: ## Define",
+            "deploy: scale = 2\n\n\nclass Grower:\n    def grow(self, x):\n"
+            "        return x * scale",
+            "md: ## Use",
+            "deploy: small = Grower().grow(1)",
+            "md: ## Rescale",
+            "deploy: scale = 10\nbig = Grower().grow(1)\n(small, big)",
+        ],
+    },
+    "defined_twice": {
+        "cells": [
+            "md: ## First try",
+            "deploy: def can_vote(age):\n    return age >= 18",
+            "deploy: first = can_vote(17)",
+            "md: ## Better",
+            "deploy: def can_vote(age, citizen):\n    return age >= 18 and citizen",
+            "deploy: first, can_vote(30, True)",
+        ],
+    },
+    "import_then_rebind": {
+        "cells": [
+            "deploy: import string\nfrom collections import Counter",
+            "deploy: string = string.ascii_lowercase[:5]\ncounts = Counter(string)",
+            "md: ## Later",
+            "deploy: from collections import Counter\n(string, counts['a'], Counter('aa')['a'])",
+        ],
+    },
+    "names_reached_at_run_time": {
+        "cells": [
+            "parameters: scale = 3",
+            "deploy: horses = [1, 2, 3]\nchosen = eval('horses')",
+            "deploy: globals()['total'] = sum(chosen) * scale\nlimit = globals().get('LIMIT', 100)",
+            "deploy: def report():\n    return f\"{globals()['total']} of {limit}\"\n\n\nreport()",
+        ],
+        "overrides": {"scale": 5},
+    },
+    "error_eval_of_a_value": {
+        "cells": [
+            "deploy: class Gift:\n    def __init__(self, weight):\n        self.weight = weight\n\n\n"
+            "horses = [Gift(2), Gift(3)]",
+            "deploy: def plot_gift(g):\n    return [x.weight for x in eval(g)]",
+            "deploy: plot_gift('horses')",
         ],
     },
     "error_syntax": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import builtins
 import inspect
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,8 @@ def run_notebook(path: Path, overrides: dict[str, Any] | None = None) -> Any:
 def run_cells(notebook: Notebook, overrides: dict[str, Any] | None = None) -> Any:
     """Execute a notebook's parameters and deploy cells in order, in one namespace."""
     selection = select(notebook)
-    namespace: dict[str, Any] = {"__name__": "__main__", "display": print}
+    # as in IPython: `__builtins__` is the builtins module (not its dict, as in imported modules)
+    namespace: dict[str, Any] = {"__name__": "__main__", "__builtins__": builtins, "display": print}
     loop = asyncio.new_event_loop()  # one loop for the whole notebook, as in a kernel
     try:
         for cell in selection.with_role(Role.PARAMETERS):

@@ -125,6 +125,18 @@ REASONS = [
         id="import clash",
     ),
     pytest.param(
+        "cell 2, line 2: `eval(g)` runs code that reads notebook names nb2prod cannot see: in "
+        "the pipeline the notebook's names live inside step functions, out of its reach",
+        "names reached at run time",
+        id="names reached at run time",
+    ),
+    pytest.param(
+        "cell 1, line 1: nb2prod cannot analyse a `type` statement (Python 3.12) yet, so it "
+        "cannot tell what the cell binds",
+        "syntax the analysis has no rule for",
+        id="syntax the analysis has no rule for",
+    ),
+    pytest.param(
         "uses a r kernel; nb2prod lifts Python notebooks only",
         "non-Python kernel",
         id="kernel",

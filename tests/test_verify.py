@@ -163,6 +163,26 @@ def test_hidden_state_is_named_and_whole_shows_the_difference(
     ]
 
 
+def test_an_in_place_change_by_an_unmarked_cell_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_notebook(
+        tmp_path / "sorted.ipynb",
+        ["deploy: rows = [3, 1, 2]", "rows.sort()", "deploy: rows[0]"],
+    )
+    code, out, err = verify(tmp_path, monkeypatch, "sorted.ipynb", "--whole")
+    assert code == 1
+    assert err.splitlines() == [
+        "sorted.ipynb: cell 2: warning: hidden state: this unmarked cell changes `rows`, which "
+        "deploy cell 3 reads; the notebook's run and the pipeline's differ"
+    ]
+    assert out.splitlines()[1:] == [
+        "sorted.ipynb: whole notebook: mismatch: running every cell gives another result; "
+        "unmarked cell(s) 2 change what deploy cells read (notebook != pipeline):",
+        "  result: 1 != 3",
+    ]
+
+
 def test_a_failing_whole_run_keeps_the_deploy_verdict(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import ast
 import warnings
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass, field, replace
 
 import libcst as cst
+from libcst.metadata import PositionProvider
 
-from nb2prod.analysis.flow import Flow, analyse_statement
+from nb2prod.analysis.flow import Flow, UnsupportedSyntax, analyse_statement
 from nb2prod.errors import Diagnostic, NotebookError
 from nb2prod.literals import literal_value
 from nb2prod.notebook.magics import clean_cell
@@ -31,21 +32,32 @@ _EMPTY = cst.Module([])
 
 @dataclass(frozen=True)
 class ImportLine:
-    """A hoisted import as code: one line, or an import fallback's whole `try` statement; with
-    the names it binds.
+    """An import as code, with the names it binds and what it binds each to: one line, or an
+    import fallback's whole `try` statement.
 
-    `node` is the statement's tree when it was built in this run; one read back from stored
-    facts is parsed again only if its tree is asked for.
+    `sources` says, for each name of `writes`, what it is bound to (`numpy` for `import numpy
+    as np` and for `import numpy.linalg`'s `numpy`, `sklearn.metrics:auc` for `from
+    sklearn.metrics import auc`, the whole `try` for a fallback): two imports of a name with the
+    same source bind the same thing. `position` and `offset` are where it stands in its cell,
+    as for a Piece. `node` is the statement's tree when it was built in this run; one read back
+    from stored facts is parsed again only if its tree is asked for.
     """
 
     code: str
     writes: tuple[str, ...]
     star: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    position: int = 0
+    offset: int = 0
     node: cst.BaseStatement | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
         return self.code.strip()
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.code.lstrip().startswith("try")
 
     def statement(self) -> cst.BaseStatement:
         if self.node is not None:
@@ -62,6 +74,8 @@ class Piece:
     `# cell N` comment) are kept only for definitions and constants, which the module emits
     on their own. `bare_read` says the statement only reads a name or an attribute
     (`metrics`, `df.shape`): in Jupyter that shows a value, in a function it does nothing.
+    `lambda_name` is NAME in `NAME = lambda ...`: a function made as a def
+    makes one, reading its names when it is called.
     """
 
     position: int
@@ -73,6 +87,7 @@ class Piece:
     code: str | None = None
     marked: str | None = None
     bare_read: bool = False
+    lambda_name: str | None = None
 
     @property
     def is_definition(self) -> bool:
@@ -110,11 +125,110 @@ def parse(code: str) -> Parsed:
 def gather(code: str) -> tuple[CellFacts, Parsed]:
     """The facts of a cell's cleaned code, and its tree; NotebookError when it does not parse."""
     tree = parse_cell(code)
-    flows = tuple(analyse_statement(statement) for statement in tree.body)
+    flows = flows_of(tree)
     parts, imports = split(tree)
     pieces = tuple(piece_of(node, position, offset, last) for position, offset, last, node in parts)
     facts = CellFacts(flows, pieces, tuple(imports), _ends_with_semicolon(tree))
     return facts, _parsed(tree, parts)
+
+
+def flows_of(tree: cst.Module) -> tuple[Flow, ...]:
+    """Each top-level statement's flow; syntax the analysis has no rule for is refused, at
+    its line, rather than taken to bind nothing."""
+    flows = []
+    for position, statement in enumerate(tree.body):
+        try:
+            flows.append(analyse_statement(statement))
+        except UnsupportedSyntax as exc:
+            line = _statement_line(tree, position) + line_within(statement, exc.node)
+            raise NotebookError(
+                f"nb2prod cannot analyse {exc.what} yet, so it cannot tell what the cell "
+                "binds; write the cell without it, or leave the cell unmarked",
+                line=line,
+            ) from None
+    return tuple(flows)
+
+
+def _statement_line(tree: cst.Module, position: int) -> int:
+    """The line on which the top-level statement at `position` (from 0) starts."""
+    line = 1 + len(tree.header)
+    for statement in tree.body[:position]:
+        line += len(statement.leading_lines)
+        line += _EMPTY.code_for_node(statement.with_changes(leading_lines=())).count("\n")
+    return line + len(tree.body[position].leading_lines)
+
+
+def line_within(statement: cst.BaseStatement, node: cst.CSTNode) -> int:
+    """How many lines below the start of `statement` (its leading comments left out) `node`
+    starts. Positions are computed only when a message needs one."""
+    bare = statement.with_changes(leading_lines=())
+    assert isinstance(bare, cst.SimpleStatementLine | cst.BaseCompoundStatement)
+    wrapper = cst.MetadataWrapper(cst.Module([bare]), unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    position = positions.get(node)
+    return 0 if position is None else position.start.line - 1
+
+
+def function_reading(statement: cst.BaseStatement, name: str) -> tuple[str, cst.Name] | None:
+    """The function (dotted through classes and functions, as `Model.fit`) whose body reads
+    `name`, and the read itself; None when no function or lambda in `statement` reads it."""
+    finder = _FunctionReading(name)
+    statement.visit(finder)
+    return finder.found
+
+
+def function_declaring_global(
+    statement: cst.BaseStatement, name: str
+) -> tuple[str, cst.Name] | None:
+    """The function (dotted, as for `function_reading`) that declares `global name`, and the
+    name in that declaration; None when no function in `statement` does."""
+    finder = _FunctionReading(name, declared=True)
+    statement.visit(finder)
+    return finder.found
+
+
+class _FunctionReading(cst.CSTVisitor):
+    def __init__(self, name: str, *, declared: bool = False) -> None:
+        super().__init__()
+        self.name = name
+        self.declared = declared  # look for `global name` rather than reads
+        self.scopes: list[str] = []
+        self.functions = 0  # how many of the enclosing scopes are functions or lambdas
+        self.found: tuple[str, cst.Name] | None = None
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        # decorators and defaults run where the def stands, so only the body is the function's
+        for part in (*node.decorators, node.params):
+            part.visit(self)
+        self.scopes.append(node.name.value)
+        self.functions += 1
+        node.body.visit(self)
+        self.functions -= 1
+        self.scopes.pop()
+        return False
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.scopes.append(node.name.value)
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.scopes.pop()
+
+    def visit_Lambda(self, node: cst.Lambda) -> None:
+        self.scopes.append("<lambda>")
+        self.functions += 1
+
+    def leave_Lambda(self, original_node: cst.Lambda) -> None:
+        self.functions -= 1
+        self.scopes.pop()
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if not self.declared and self.found is None and self.functions and node.value == self.name:
+            self.found = (".".join(self.scopes), node)
+
+    def visit_Global(self, node: cst.Global) -> None:
+        for item in node.names:
+            if self.declared and self.found is None and item.name.value == self.name:
+                self.found = (".".join(self.scopes), item.name)
 
 
 def _parsed(tree: cst.Module, parts: Sequence[tuple[int, int, bool, cst.BaseStatement]]) -> Parsed:
@@ -129,10 +243,11 @@ def split(
     parts: list[tuple[int, int, bool, cst.BaseStatement]] = []
     imports: list[ImportLine] = []
     for position, statement in enumerate(tree.body, start=1):
-        nodes, hoisted = hoist(statement)
-        imports += hoisted
-        for offset, node in enumerate(nodes):
-            last = position == len(tree.body) and offset == len(nodes) - 1
+        nodes, hoisted = hoist_at(statement)
+        imports += [replace(line, position=position) for line in hoisted]
+        end = max([offset for offset, _ in nodes] + [line.offset for line in hoisted], default=0)
+        for offset, node in nodes:
+            last = position == len(tree.body) and offset == end
             parts.append((position, offset, last, node))
     return parts, imports
 
@@ -140,26 +255,40 @@ def split(
 def hoist(statement: cst.BaseStatement) -> tuple[list[cst.BaseStatement], list[ImportLine]]:
     """The imports of a statement line, and what else it holds, without semicolons; an import
     fallback (`try: import ujson as json` / `except ImportError: import json`) whole."""
+    nodes, imports = hoist_at(statement)
+    return [node for _, node in nodes], imports
+
+
+def hoist_at(
+    statement: cst.BaseStatement,
+) -> tuple[list[tuple[int, cst.BaseStatement]], list[ImportLine]]:
+    """As `hoist`, each statement and import with its offset: which of the line's small
+    statements it is, so that an import can be put back where it stood. A `global`
+    statement at a cell's top level does nothing in the notebook and is left out."""
     if isinstance(statement, cst.Try) and is_import_fallback(statement):
         return [], [_fallback_line(statement)]
     if not isinstance(statement, cst.SimpleStatementLine):
-        return [statement], []
-    if not any(is_import(small) for small in statement.body):
-        return [strip_semicolon(statement)], []
+        return [(0, statement)], []
+    if not any(is_import(small) or isinstance(small, cst.Global) for small in statement.body):
+        return [(0, strip_semicolon(statement))], []
     if RUN in analyse_statement(statement).writes:
-        return [strip_semicolon(statement)], []  # hoisted, it would shadow the pipeline's run()
-    kept: list[cst.BaseStatement] = []
+        # hoisted, it would shadow the pipeline's run()
+        return [(0, strip_semicolon(statement))], []
+    kept: list[tuple[int, cst.BaseStatement]] = []
     imports: list[ImportLine] = []
-    for small in statement.body:
+    for offset, small in enumerate(statement.body):
         if isinstance(small, cst.Import | cst.ImportFrom):
             line = import_line(small)
             if line is not None:
-                imports.append(line)
+                imports.append(replace(line, offset=offset))
+        elif isinstance(small, cst.Global):
+            continue  # a no-op at a cell's top level; in a step function it would not be
         else:
             bare = small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
-            kept.append(cst.SimpleStatementLine(body=[bare]))
+            kept.append((offset, cst.SimpleStatementLine(body=[bare])))
     if kept and statement.leading_lines:
-        kept[0] = kept[0].with_changes(leading_lines=statement.leading_lines)
+        first, node = kept[0]
+        kept[0] = (first, node.with_changes(leading_lines=statement.leading_lines))
     return kept, imports
 
 
@@ -213,7 +342,9 @@ def _sets_a_literal(small: cst.BaseSmallStatement) -> bool:
 def _fallback_line(node: cst.Try) -> ImportLine:
     bare = node.with_changes(leading_lines=())
     flow = analyse_statement(bare)
-    return ImportLine(_EMPTY.code_for_node(bare), flow.writes, flow.star_imports, bare)
+    code = _EMPTY.code_for_node(bare)
+    sources = (code.strip(),) * len(flow.writes)
+    return ImportLine(code, flow.writes, flow.star_imports, sources, node=bare)
 
 
 def import_line(small: cst.Import | cst.ImportFrom) -> ImportLine | None:
@@ -223,7 +354,36 @@ def import_line(small: cst.Import | cst.ImportFrom) -> ImportLine | None:
         return None
     line = cst.SimpleStatementLine(body=[without.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)])
     flow = analyse_statement(line)
-    return ImportLine(_EMPTY.code_for_node(line), flow.writes, flow.star_imports, line)
+    sources = tuple(_import_source(without, alias) for alias in _aliases(without))
+    return ImportLine(
+        _EMPTY.code_for_node(line), flow.writes, flow.star_imports, sources, node=line
+    )
+
+
+def import_of(line: ImportLine, names: Set[str]) -> cst.Import | cst.ImportFrom | None:
+    """The part of an import line that binds `names` (None if none)."""
+    statement = line.statement()
+    assert isinstance(statement, cst.SimpleStatementLine), "a fallback is kept whole"
+    small = statement.body[0]
+    assert isinstance(small, cst.Import | cst.ImportFrom)
+    kept = [a for a, name in zip(_aliases(small), line.writes, strict=True) if name in names]
+    if not kept:
+        return None
+    kept[-1] = kept[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    return small.with_changes(names=kept)
+
+
+def _aliases(node: cst.Import | cst.ImportFrom) -> Sequence[cst.ImportAlias]:
+    return () if isinstance(node.names, cst.ImportStar) else node.names
+
+
+def _import_source(node: cst.Import | cst.ImportFrom, alias: cst.ImportAlias) -> str:
+    """What an import binds its name to: a module, or a name in a module."""
+    name = _EMPTY.code_for_node(alias.name)
+    if isinstance(node, cst.ImportFrom):
+        module = _EMPTY.code_for_node(node.module) if node.module else ""
+        return f"{'.' * len(node.relative)}{module}:{name}"
+    return name if alias.asname is not None else name.split(".")[0]
 
 
 def _without_display_import(
@@ -265,9 +425,29 @@ def piece_of(
     name = node.name.value if isinstance(node, cst.FunctionDef | cst.ClassDef) else None
     constant = constant_name(node)
     if name is None and constant is None:
-        return Piece(position, offset, last, flow, bare_read=_reads_only(node))
+        return Piece(
+            position,
+            offset,
+            last,
+            flow,
+            bare_read=_reads_only(node),
+            lambda_name=_lambda_name(node),
+        )
     code, marked = _code_and_marked(node)
     return Piece(position, offset, last, flow, name, constant, code, marked)
+
+
+def _lambda_name(node: cst.BaseStatement) -> str | None:
+    """NAME in `NAME = lambda ...`, else None."""
+    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+        return None
+    small = node.body[0]
+    if not (isinstance(small, cst.Assign) and len(small.targets) == 1):
+        return None
+    target = small.targets[0].target
+    if isinstance(target, cst.Name) and isinstance(small.value, cst.Lambda):
+        return target.value
+    return None
 
 
 def _code_and_marked(node: cst.BaseStatement) -> tuple[str, str]:

@@ -5,7 +5,12 @@ a name read before the cell binds it needs the value from earlier cells, and a n
 on some paths (an `if` without `else`, a loop that may not run) keeps its earlier value on the
 others. Scopes follow Python's rules: comprehensions, lambdas, functions and classes have their
 own, the first iterable of a comprehension and a walrus inside one belong to the enclosing
-scope, and the bodies of functions and lambdas are read when called, not when defined.
+scope, and the bodies of functions and lambdas are read when called, not when defined. A name
+bound in an enclosing function (a parameter, a local, a `nonlocal` target) is that function's,
+at any depth; a class body encloses nothing (its methods, lambdas and comprehensions skip it).
+
+The analysis fails closed: a statement or expression it has no rule for (syntax newer than
+it) raises `UnsupportedSyntax` rather than being taken to bind nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any
 
 import libcst as cst
 
+from nb2prod.analysis.effects import call_effect
+
 
 @dataclass(frozen=True)
 class Flow:
@@ -25,6 +32,14 @@ class Flow:
     `reads` may see values from before the run; `writes` may bind or unbind; `must` are bound
     by the run on every path; `unbinds` may be left unbound by a `del` or an `except ... as`.
     `deferred` are read inside functions and lambdas when they are called.
+
+    In-place changes, for what the run does now (not inside the functions it defines):
+    `mutates` are the names known to be changed (attribute or item assignment, `del x[...]`,
+    a call the effects table knows to mutate: `rows.append(x)`, `model.fit(X)`,
+    `df.dropna(inplace=True)`); `may_mutate` is the conservative superset (also every method
+    not known to be pure, and augmented assignment), what a step runner must assume.
+    `passes` are names whose value the run may keep beyond itself: read other than as the
+    function of a direct call `name(...)`, now or inside the functions it defines.
     """
 
     reads: tuple[str, ...] = ()
@@ -33,6 +48,8 @@ class Flow:
     unbinds: frozenset[str] = frozenset()
     deferred: frozenset[str] = frozenset()
     mutates: frozenset[str] = frozenset()
+    may_mutate: frozenset[str] = frozenset()
+    passes: frozenset[str] = frozenset()
     star_imports: tuple[str, ...] = ()
     global_writes: frozenset[str] = frozenset()
     awaits: bool = False
@@ -56,6 +73,8 @@ class Flow:
             unbinds=(self.unbinds - later.must) | later.unbinds,
             deferred=self.deferred | later.deferred,
             mutates=self.mutates | later.mutates,
+            may_mutate=self.may_mutate | later.may_mutate,
+            passes=self.passes | (later.passes - self.must),
             star_imports=_ordered(self.star_imports, later.star_imports),
             global_writes=self.global_writes | later.global_writes,
             awaits=self.awaits or later.awaits,
@@ -71,17 +90,21 @@ def sequence(flows: Iterable[Flow]) -> Flow:
     unbinds: frozenset[str] = frozenset()
     deferred: set[str] = set()
     mutates: set[str] = set()
+    may_mutate: set[str] = set()
+    passes: set[str] = set()
     global_writes: set[str] = set()
     awaits = False
     for flow in flows:
         for name in flow.reads:
             if name not in must:
                 reads.setdefault(name)
+        passes |= flow.passes - must
         writes.update(dict.fromkeys(flow.writes))
         star.update(dict.fromkeys(flow.star_imports))
         must, unbinds = (must - flow.unbinds) | flow.must, (unbinds - flow.must) | flow.unbinds
         deferred |= flow.deferred
         mutates |= flow.mutates
+        may_mutate |= flow.may_mutate
         global_writes |= flow.global_writes
         awaits = awaits or flow.awaits
     return Flow(
@@ -91,6 +114,8 @@ def sequence(flows: Iterable[Flow]) -> Flow:
         unbinds,
         frozenset(deferred),
         frozenset(mutates),
+        frozenset(may_mutate),
+        frozenset(passes),
         tuple(star),
         frozenset(global_writes),
         awaits,
@@ -141,16 +166,36 @@ def _merge(states: Sequence[_State]) -> _State:
     return _State(defined, unbound)
 
 
-class _Walker:
-    """Walks statements of one scope in order, collecting a Flow."""
+class UnsupportedSyntax(Exception):
+    """A node the flow analysis has no rule for (syntax newer than it): refused, not guessed at.
 
-    def __init__(self, scope: str = "module", defined: Iterable[str] = ()) -> None:
+    `node` is where it is, so that the message can name the line; `what` says what it is.
+    """
+
+    def __init__(self, node: cst.CSTNode, what: str) -> None:
+        super().__init__(what)
+        self.node = node
+        self.what = what
+
+
+class _Walker:
+    """Walks statements of one scope in order, collecting a Flow.
+
+    `scope` is "module", "function" or "class"; `params` are a function's parameters, bound
+    before its body runs.
+    """
+
+    def __init__(self, scope: str = "module", params: Iterable[str] = ()) -> None:
         self.scope = scope
-        self.state = _State(set(defined))
+        self.params = frozenset(params)
+        self.state = _State(set(self.params))
         self.reads: dict[str, None] = {}
         self.writes: dict[str, None] = {}
         self.deferred: set[str] = set()
+        self.deferred_globals: set[str] = set()  # read in nested bodies that declare them global
         self.mutates: set[str] = set()
+        self.may_mutate: set[str] = set()
+        self.passes: set[str] = set()
         self.star_imports: dict[str, None] = {}
         self.declared_global: set[str] = set()
         self.declared_nonlocal: set[str] = set()
@@ -163,19 +208,34 @@ class _Walker:
             writes=tuple(self.writes),
             must=frozenset(self.state.defined),
             unbinds=frozenset(self.state.unbound),
-            deferred=frozenset(self.deferred),
+            deferred=frozenset(self.deferred | self.deferred_globals),
             mutates=frozenset(self.mutates),
+            may_mutate=frozenset(self.may_mutate | self.mutates),
+            passes=frozenset(self.passes),
             star_imports=tuple(self.star_imports),
-            global_writes=frozenset(self.declared_global & set(self.writes))
-            | self.nested_global_writes,
+            global_writes=self.global_writes(),
             awaits=self.awaits,
         )
 
+    def global_writes(self) -> frozenset[str]:
+        return frozenset(self.declared_global & set(self.writes)) | self.nested_global_writes
+
     # --- names -------------------------------------------------------------------------
 
-    def read(self, name: str) -> None:
+    def read(self, name: str, *, kept: bool = True) -> None:
+        """A read of `name` now; `kept` unless it only calls it (`name(...)`)."""
         if name not in self.state.defined and name not in _KEYWORD_CONSTANTS:
             self.reads.setdefault(name)
+            if kept:
+                self.passes.add(name)
+
+    def read_inside(self, name: str) -> None:
+        """A read now from a scope nested in this one, which a class body does not enclose."""
+        if self.scope != "class":
+            self.read(name)
+        elif name not in _KEYWORD_CONSTANTS:
+            self.reads.setdefault(name)
+            self.passes.add(name)
 
     def bind(self, name: str, *, certain: bool = True) -> None:
         self.writes.setdefault(name)
@@ -187,6 +247,10 @@ class _Walker:
         self.writes.setdefault(name)
         self.state.defined.discard(name)
         self.state.unbound.add(name)
+
+    def changes(self, names: Iterable[str], *, known: bool) -> None:
+        """Names whose objects the run changes in place (`known`) or may change."""
+        (self.mutates if known else self.may_mutate).update(names)
 
     # --- statements --------------------------------------------------------------------
 
@@ -205,20 +269,24 @@ class _Walker:
         elif isinstance(node, cst.SimpleStatementLine):
             for small in node.body:
                 self.small(small)
-        else:  # a statement kind newer than this analysis: read everything, bind nothing
-            self.generic(node)
+        else:  # a statement kind newer than this analysis
+            raise UnsupportedSyntax(node, _described(node))
 
     def small(self, node: cst.BaseSmallStatement) -> None:
         if isinstance(node, cst.Expr):
             self.expr(node.value)
         elif isinstance(node, cst.Assign):
-            self.expr(node.value)
+            if isinstance(node.value, cst.Lambda):  # `f = lambda ...` is made, as a def is
+                self.lambda_(node.value, frozenset(), called=False)
+            else:
+                self.expr(node.value)
             for target in node.targets:
                 self.target(target.target)
         elif isinstance(node, cst.AugAssign):
             self.expr(node.value)
             if isinstance(node.target, cst.Name):
                 self.read(node.target.value)
+                self.changes([node.target.value], known=False)  # `rows += [x]` extends rows
             self.target(node.target)
         elif isinstance(node, cst.AnnAssign):
             self.expr(node.annotation.annotation)
@@ -240,7 +308,8 @@ class _Walker:
             self.declared_nonlocal.update(item.name.value for item in node.names)
         elif isinstance(node, cst.Return | cst.Raise | cst.Assert):
             self.generic(node)
-        # Pass, Break and Continue change no names.
+        elif not isinstance(node, cst.Pass | cst.Break | cst.Continue):  # these change no names
+            raise UnsupportedSyntax(node, _described(node))
 
     def import_from(self, node: cst.ImportFrom) -> None:
         if isinstance(node.names, cst.ImportStar):
@@ -259,17 +328,6 @@ class _Walker:
                 self.delete(element.value)
         else:
             self.target_reads(target)
-
-    def branches(self, bodies: Sequence[cst.BaseSuite | None], *, fall_through: bool) -> None:
-        """Walk alternative bodies from the same state and join them."""
-        start = self.state
-        ends: list[_State] = [start.copy()] if fall_through else []
-        for body in bodies:
-            self.state = start.copy()
-            if body is not None:
-                self.block(body)
-            ends.append(self.state)
-        self.state = _merge(ends)
 
     def if_(self, node: cst.If) -> None:
         self.expr(node.test)
@@ -347,8 +405,10 @@ class _Walker:
         self.state = _merge(ends)
 
     def function(self, node: cst.FunctionDef) -> None:
+        if node.type_parameters is not None:
+            raise UnsupportedSyntax(node.type_parameters, _described(node.type_parameters))
         for decorator in node.decorators:
-            self.expr(decorator.decorator)
+            self.callee(decorator.decorator)
         params = node.params
         for param in _all_params(params):
             if param.default is not None:
@@ -359,20 +419,38 @@ class _Walker:
             self.expr(node.returns.annotation)
         inner = _Walker("function", (p.name.value for p in _all_params(params)))
         inner.block(node.body)
-        self.deferred |= _free_of_function(inner)
-        self.nested_global_writes |= inner.flow().global_writes
+        self.enclose(inner)
+        self.nested_global_writes |= inner.global_writes()
         self.bind(node.name.value)
 
+    def enclose(self, inner: _Walker, shadow: frozenset[str] = frozenset()) -> frozenset[str]:
+        """Take in what a nested function's body reads from outside it when it is called:
+        names it does not bind, less those it declares global, which skip every enclosing
+        function, and less `shadow` (a comprehension's names around a lambda). Returns the
+        names read from this scope or beyond."""
+        local = (set(inner.writes) | inner.params) - inner.declared_global - inner.declared_nonlocal
+        used = set(inner.reads) | inner.deferred
+        globals_ = (used & inner.declared_global) | inner.deferred_globals
+        free = frozenset(used - local - inner.declared_global - shadow)
+        self.deferred |= free
+        self.deferred_globals |= globals_
+        self.passes |= inner.passes & (free | globals_)
+        return free
+
     def class_(self, node: cst.ClassDef) -> None:
+        if node.type_parameters is not None:
+            raise UnsupportedSyntax(node.type_parameters, _described(node.type_parameters))
         for decorator in node.decorators:
-            self.expr(decorator.decorator)
+            self.callee(decorator.decorator)
         for arg in (*node.bases, *node.keywords):
             self.expr(arg.value)
         inner = _Walker("class")
         inner.block(node.body)
         for name in inner.reads:
             self.read(name)
-        self.deferred |= inner.deferred
+        self.deferred |= inner.deferred  # methods skip the class body: its names are not theirs
+        self.deferred_globals |= inner.deferred_globals
+        self.passes |= inner.passes & (set(inner.reads) | inner.deferred)
         self.nested_global_writes |= inner.nested_global_writes
         self.awaits |= inner.awaits
         self.bind(node.name.value)
@@ -395,7 +473,7 @@ class _Walker:
         self.expr(node)
         root = _root_name(node)
         if root is not None:
-            self.mutates.add(root)
+            self.changes([root], known=True)
 
     def pattern(self, node: cst.MatchPattern) -> None:
         if isinstance(node, cst.MatchAs):
@@ -429,6 +507,8 @@ class _Walker:
         elif isinstance(node, cst.MatchOr):
             for option in node.patterns:
                 self.pattern(option.pattern)
+        elif not isinstance(node, cst.MatchSingleton):  # `None`, `True`, `False`: no names
+            raise UnsupportedSyntax(node, _described(node))
 
     # --- expressions -------------------------------------------------------------------
 
@@ -441,6 +521,8 @@ class _Walker:
                 self.read(node.value)
         elif isinstance(node, cst.Attribute | cst.Arg):
             self.expr(node.value, shadow, maybe)
+        elif isinstance(node, cst.Call):
+            self.call(node, shadow, maybe)
         elif isinstance(node, cst.NamedExpr):
             self.expr(node.value, shadow, maybe)
             if isinstance(node.target, cst.Name):
@@ -459,21 +541,47 @@ class _Walker:
         elif isinstance(node, cst.Await):
             self.awaits |= self.scope != "function"
             self.expr(node.expression, shadow, maybe)
-        else:
+        elif type(node) in _PLAIN_NODES or isinstance(node, _TOKENS):
             for child in node.children:
                 self.expr(child, shadow, maybe)
+        else:  # an expression kind newer than this analysis
+            raise UnsupportedSyntax(node, _described(node))
 
-    def lambda_(self, node: cst.Lambda, shadow: frozenset[str]) -> None:
+    def call(self, node: cst.Call, shadow: frozenset[str], maybe: bool) -> None:
+        """A call reads its function without keeping it when it is a plain name, reads its
+        arguments, and may change objects in place (the effects table)."""
+        func = node.func
+        if isinstance(func, cst.Name):
+            if func.value not in shadow:
+                self.read(func.value, kept=False)
+        else:
+            self.expr(func, shadow, maybe)
+        for arg in node.args:
+            self.expr(arg.value, shadow, maybe)
+        effect = call_effect(node)
+        self.changes(effect.mutates - shadow, known=True)
+        self.changes(effect.may_mutate - shadow, known=False)
+
+    def callee(self, node: cst.BaseExpression) -> None:
+        """A decorator: called with what it decorates."""
+        if isinstance(node, cst.Name):
+            self.read(node.value, kept=False)
+        else:
+            self.expr(node)
+
+    def lambda_(self, node: cst.Lambda, shadow: frozenset[str], *, called: bool = True) -> None:
+        """A lambda reads its defaults now and its body when called; unless it is only bound
+        to a name (`called` False), it is taken to be called where it is made (`key=lambda`)."""
         params = list(_all_params(node.params))
         for param in params:
             if param.default is not None:
                 self.expr(param.default, shadow)
         inner = _Walker("function", (p.name.value for p in params))
         inner.expr(node.body)
-        free = _free_of_function(inner) - shadow
-        self.deferred |= free
-        for name in free:
-            self.read(name)  # a lambda is usually called where it is made
+        free = self.enclose(inner, shadow)
+        if called:
+            for name in free:
+                self.read_inside(name)
 
     def comprehension(
         self,
@@ -481,6 +589,20 @@ class _Walker:
         shadow: frozenset[str],
     ) -> None:
         self.expr(node.for_in.iter, shadow)  # the first iterable runs in the enclosing scope
+        if self.scope == "class":
+            # The rest runs in a scope of its own that does not see the class body's names.
+            inner = _Walker("function", shadow)
+            inner.comprehension_rest(node, frozenset())
+            self.take_in(inner)
+        else:
+            self.comprehension_rest(node, shadow)
+
+    def comprehension_rest(
+        self,
+        node: cst.ListComp | cst.SetComp | cst.GeneratorExp | cst.DictComp,
+        shadow: frozenset[str],
+    ) -> None:
+        """A comprehension past its first iterable: its targets shadow the enclosing names."""
         clause: cst.CompFor | None = node.for_in
         bound = set(shadow)
         first = True
@@ -500,18 +622,23 @@ class _Walker:
         else:
             self.expr(node.elt, inner, True)
 
+    def take_in(self, inner: _Walker) -> None:
+        """What a scope run now inside a class body reads and changes, past the class's names."""
+        for name in inner.reads:
+            self.read_inside(name)
+        self.deferred |= inner.deferred
+        self.deferred_globals |= inner.deferred_globals
+        self.passes |= inner.passes
+        self.mutates |= inner.mutates
+        self.may_mutate |= inner.may_mutate
+        self.awaits |= inner.awaits
+
     def generic(self, node: cst.CSTNode) -> None:
         for child in node.children:
             if isinstance(child, cst.BaseExpression):
                 self.expr(child)
             else:
                 self.generic(child)
-
-
-def _free_of_function(inner: _Walker) -> set[str]:
-    """Names a function body reads from outside: not its locals, or declared global."""
-    local = set(inner.writes) - inner.declared_global - inner.declared_nonlocal
-    return (set(inner.reads) | inner.deferred) - local
 
 
 def _all_params(params: cst.Parameters) -> Iterable[cst.Param]:
@@ -572,3 +699,56 @@ _STATEMENTS: dict[type[cst.CSTNode], Callable[[_Walker, Any], None]] = {
     cst.FunctionDef: _Walker.function,
     cst.ClassDef: _Walker.class_,
 }
+
+# Nodes inside expressions whose names are all read where they stand: walked child by child.
+# Anything else that is not handled above, or a token, is syntax this analysis does not know.
+_PLAIN_NODES: frozenset[type[cst.CSTNode]] = frozenset(
+    {
+        *(cst.BinaryOperation, cst.UnaryOperation, cst.Comparison, cst.ComparisonTarget),
+        *(cst.Subscript, cst.SubscriptElement, cst.Index, cst.Slice),
+        *(cst.Tuple, cst.List, cst.Set, cst.Dict, cst.Element, cst.StarredElement),
+        *(cst.DictElement, cst.StarredDictElement),
+        *(cst.Integer, cst.Float, cst.Imaginary, cst.Ellipsis),
+        *(cst.SimpleString, cst.ConcatenatedString, cst.FormattedString),
+        *(cst.FormattedStringExpression, cst.FormattedStringText),
+        *(cst.Yield, cst.From),
+    }
+)
+
+# Operators, brackets, punctuation and whitespace: they read and bind nothing.
+_TOKENS = (
+    cst.BaseBinaryOp,
+    cst.BaseBooleanOp,
+    cst.BaseCompOp,
+    cst.BaseUnaryOp,
+    cst.BaseAugOp,
+    cst.BaseParenthesizableWhitespace,
+    cst.Comma,
+    cst.Dot,
+    cst.Colon,
+    cst.AssignEqual,
+    cst.LeftParen,
+    cst.RightParen,
+    cst.LeftSquareBracket,
+    cst.RightSquareBracket,
+    cst.LeftCurlyBrace,
+    cst.RightCurlyBrace,
+    cst.Newline,
+    cst.TrailingWhitespace,
+    cst.EmptyLine,
+    cst.Comment,
+)
+
+# What unknown syntax is called in messages, for the kinds known to be newer than this analysis.
+_DESCRIPTIONS = {
+    "TypeAlias": "a `type` statement (Python 3.12)",
+    "TypeParameters": "type parameters (Python 3.12, PEP 695)",
+    "TemplatedString": "a template string (Python 3.14)",
+    "LazyImport": "a lazy import",
+    "LazyImportFrom": "a lazy import",
+}
+
+
+def _described(node: cst.CSTNode) -> str:
+    kind = type(node).__name__
+    return _DESCRIPTIONS.get(kind, f"`{kind}` syntax")

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from nb2prod.emit import Target
-from nb2prod.emit.text import code, docstring, join_sections
+from nb2prod.emit.text import code, docstring, join_sections, literal
 from nb2prod.errors import one_line
 from nb2prod.lift import Parameter, Plan, Step, with_cell_marker
 
@@ -53,7 +53,11 @@ def step_codes(steps: Sequence[Step]) -> list[str]:
 def step_code(step: Step) -> str:
     """A step function's code, before formatting."""
     doc = cst.SimpleStatementLine([cst.Expr(cst.SimpleString(docstring(step_docstring(step))))])
-    body: list[cst.BaseStatement] = [doc, *step.nodes()]
+    body: list[cst.BaseStatement] = [doc]
+    if step.globals:  # names functions rebind with `global` stay module globals
+        names = [cst.NameItem(cst.Name(name)) for name in step.globals]
+        body.append(cst.SimpleStatementLine([cst.Global(names)]))
+    body += step.nodes()
     value = _return_value(step)
     if value is not None:
         returned: cst.BaseStatement = cst.SimpleStatementLine([cst.Return(value)])
@@ -106,7 +110,7 @@ def _parenthesised(node: cst.BaseExpression) -> cst.BaseExpression:
 def run_function(plan: Plan, target: Target) -> str:
     """run(**params): the chain of steps, reading like the notebook's story."""
     signature = ", ".join(_signature_part(p) for p in plan.parameters)
-    lines = [*_default_fill(plan.parameters), *_calls(plan)]
+    lines = [*_state_reset(plan), *_default_fill(plan.parameters), *_calls(plan)]
     doc = _run_docstring(plan, target)
     names = ", ".join(f"{p.name}={p.name}" for p in plan.parameters)
     if plan.is_async:
@@ -139,6 +143,14 @@ def _signature_part(parameter: Parameter) -> str:
         return f"{parameter.name}{typed} = {parameter.default}"
     typed = f": {annotation} | None" if annotation else ""
     return f"{parameter.name}{typed} = None"
+
+
+def _state_reset(plan: Plan) -> list[str]:
+    """Names functions rebind with `global` start unbound on every call, as in a fresh kernel."""
+    if not plan.module_state:
+        return []
+    lines = ["# unbound at the start, as in a fresh kernel: functions rebind these with `global`"]
+    return lines + [f"globals().pop({literal(name)}, None)" for name in plan.module_state]
 
 
 def _default_fill(parameters: Sequence[Parameter]) -> list[str]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import libcst as cst
+
+from nb2prod.analysis.facts import function_reading, line_within
 from nb2prod.analysis.flow import sequence
-from nb2prod.analysis.selection import Selection, statement_lines
+from nb2prod.analysis.selection import CodeCell, Selection, statement_lines
 from nb2prod.errors import Diagnostic, NotebookError, warning
 from nb2prod.lift.statements import Statement, StepCells, bound_by, bound_by_reads
 from nb2prod.naming import BUILTINS
@@ -32,12 +35,19 @@ def check_names(
         for name, cell in unknown.items():
             notes.append(warning(f"`{name}` is taken to come from `from {star[0]} import *`", cell))
     elif unknown:
-        first = min(unknown, key=lambda name: unknown[name])
-        raise NotebookError(
-            _unknown_message(unknown, selection),
-            cell=unknown[first],
-            line=_line_reading(first, unknown[first], selection),
-        )
+        # Python looks a name up in a function body only when the body runs: a name read
+        # there alone, that no cell binds, fails only if that code runs, as in the notebook.
+        read_now = {n for s in statements for n in s.flow.reads}
+        binders = _binders(selection)
+        errors = {n: c for n, c in unknown.items() if n in read_now or n in binders}
+        if errors:
+            first = min(errors, key=lambda name: errors[name])
+            raise NotebookError(
+                _unknown_message(errors, selection, binders),
+                cell=errors[first],
+                line=_line_reading(first, errors[first], selection),
+            )
+        notes += [_never_bound(name, statements, selection) for name in unknown]
     notes += _hidden_state(selection, readers, bound - module_names)
     return notes
 
@@ -45,12 +55,44 @@ def check_names(
 _DUNDERS = frozenset({"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__"})
 
 
-def _unknown_message(unknown: dict[str, int], selection: Selection) -> str:
+def _binders(selection: Selection) -> dict[str, int]:
+    """Each name an unmarked or test cell binds, with the first such cell."""
+    binders: dict[str, int] = {}
+    for cell in selection.with_role(Role.UNMARKED, Role.TEST):
+        for name in bound_by(cell):
+            binders.setdefault(name, cell.index)
+    return binders
+
+
+def _never_bound(name: str, statements: Sequence[Statement], selection: Selection) -> Diagnostic:
+    """The warning for a name read only inside a function body, that no cell binds."""
+    reader = next(s for s in statements if name in s.flow.deferred)
+    cell = next(c for c in selection.cells if c.index == reader.cell)
+    node, line = _top_level(cell, reader.place.position)
+    found = function_reading(node, name) if node is not None else None
+    function = reader.piece.lambda_name or (found[0] if found is not None else "a function")
+    if found is not None and line is not None and node is not None:
+        line += line_within(node, found[1])
+    return warning(
+        f"`{function}` reads `{name}`, which no cell binds: calling it raises NameError, in "
+        "the notebook as in the pipeline",
+        reader.cell,
+        line,
+    )
+
+
+def _top_level(cell: CodeCell, position: int) -> tuple[cst.BaseStatement | None, int | None]:
+    """A cell's top-level statement at `position` (counted from 1), and its line."""
+    if not 0 < position <= len(cell.tree.body):
+        return None, None
+    return cell.tree.body[position - 1], statement_lines(cell.tree)[position - 1]
+
+
+def _unknown_message(unknown: dict[str, int], selection: Selection, binders: dict[str, int]) -> str:
     """Each undefined name with the cell that reads it and an unmarked cell that binds it."""
-    others = selection.with_role(Role.UNMARKED, Role.TEST)
     parts = []
     for name, cell in sorted(unknown.items(), key=lambda item: item[1]):
-        binder = next((c.index for c in others if name in bound_by(c)), None)
+        binder = binders.get(name)
         fix = (
             f"cell {binder} binds it: mark cell {binder} deploy, or make it a parameter"
             if binder is not None

@@ -28,6 +28,7 @@ from nb2prod.lift.statements import (
     bound_by_reads,
     group_cells,
     names_read,
+    static_forms,
     without_imports,
 )
 from nb2prod.naming import BUILTINS, NameAllocator, snake_case
@@ -40,7 +41,10 @@ _EMPTY = cst.Module([])
 class Step:
     """One step function: cells run in order, inputs and outputs explicit.
 
-    `marked` says which statements of the body start a cell (they carry `# cell N`).
+    `marked` says which statements of the body start a cell (they carry `# cell N`);
+    `globals` are the module-state names the body binds, which it declares `global`;
+    `changed_in_place` are the inputs the body may change in place (`Flow.may_mutate`), which
+    a runner that hands values between steps must hand on like outputs.
     """
 
     name: str
@@ -53,6 +57,8 @@ class Step:
     result: cst.BaseExpression | None = None
     result_cell: int | None = None
     is_async: bool = False
+    globals: tuple[str, ...] = ()
+    changed_in_place: tuple[str, ...] = ()
 
     def identity(self) -> str:
         """Everything the step's code depends on, as text, without parsing any cell: each
@@ -60,7 +66,7 @@ class Step:
         result = _EMPTY.code_for_node(self.result) if self.result is not None else None
         body = tuple((s.cell, s.identity, m) for s, m in zip(self.body, self.marked, strict=True))
         fields = (self.name, self.cells, self.heading, self.params, self.returns, self.is_async)
-        return repr((*fields, self.result_cell, result, body))
+        return repr((*fields, self.globals, self.result_cell, result, body))
 
     def nodes(self) -> list[cst.BaseStatement]:
         """The body's statements, each cell's first under its `# cell N` comment; one that
@@ -95,7 +101,8 @@ class Plan:
     """Everything the emitters need, in notebook order.
 
     `result_text` is the recorded text/plain output of the result cell; `title` the notebook's
-    first markdown heading.
+    first markdown heading. `module_state` are the names functions rebind with `global`:
+    module globals of the pipeline, which run() unbinds when it starts.
     """
 
     imports: tuple[cst.BaseStatement, ...]  # lines, and import fallbacks' `try` statements
@@ -114,6 +121,7 @@ class Plan:
     test_imports: tuple[cst.BaseStatement, ...] = ()
     needs_display: bool = False
     warnings: tuple[Diagnostic, ...] = ()
+    module_state: tuple[str, ...] = ()
 
     @property
     def is_async(self) -> bool:
@@ -130,13 +138,19 @@ def lift(selection: Selection) -> Plan:
         )
     imports = Imports()
     parameters, prologue = parameters_of(selection.with_role(Role.PARAMETERS), imports)
-    groups = [*prologue, *group_cells(deploy, imports)]
-    notes: list[Diagnostic] = list(selection.warnings)
     param_names = {p.name for p in parameters}
+    groups = [*prologue, *group_cells(deploy, imports, param_names)]
+    bound = (
+        param_names
+        | imports.bound
+        | {n for g in groups for s in g.statements for n in s.flow.writes}
+    )
+    groups = static_forms(groups, bound)
+    notes: list[Diagnostic] = list(selection.warnings)
+    state = placement.module_state(groups, param_names)
     groups, constants = placement.constants(groups, param_names)
-    groups, definitions = placement.module_level(groups, param_names)
-    groups = placement.place_closures(groups, param_names)
-    placement.refuse_global_writes(groups, definitions, constants, param_names)
+    groups, definitions = placement.module_level(groups, param_names, state)
+    groups = placement.place_closures(groups, param_names, state)
     definitions = sorted([*constants, *definitions], key=lambda d: d.place)
     step_bound = {n for g in groups for s in g.statements for n in s.flow.writes}
     placement.refuse_rebound_imports(groups, imports.bound)
@@ -151,8 +165,8 @@ def lift(selection: Selection) -> Plan:
     notebook_names = checks.all_bound(selection) | module_names
     allocator = NameAllocator(notebook_names | {RUN})
     tests = selection.with_role(Role.TEST)
-    steps = _steps(groups, parameters, tests, result, allocator)
-    test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names)
+    steps = _steps(groups, parameters, tests, result, allocator, state)
+    test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names, state)
     if result is not None:
         result_line = cst.SimpleStatementLine([cst.Expr(result)])
         checked.append(Statement.of(Place(deploy[-1].index), result_line))
@@ -172,6 +186,7 @@ def lift(selection: Selection) -> Plan:
         run_fixture=allocator.claim("pipeline_run", "fixture"),
         tests=test_cells,
         test_imports=test_imports.statements(),
+        module_state=tuple(sorted(state)),
         needs_display=needs_display,
         warnings=tuple(notes),
     )
@@ -225,6 +240,7 @@ def _steps(
     tests: Sequence[CodeCell],
     result: cst.BaseExpression | None,
     allocator: NameAllocator,
+    state: frozenset[str] = frozenset(),
 ) -> tuple[Step, ...]:
     tail: list[Statement] = []
     if result is not None:
@@ -232,14 +248,14 @@ def _steps(
     bodies = [[*g.statements, *(tail if g is groups[-1] else [])] for g in groups]
     read_later = _read_later(groups, bodies, tests)
     flows = [step_flow(body, later) for body, later in zip(bodies, read_later, strict=True)]
-    outputs = _outputs(groups, flows, tests)
+    outputs = [[n for n in names if n not in state] for names in _outputs(groups, flows, tests)]
     names = _step_names(groups, allocator)
     steps: list[Step] = []
     available = {p.name for p in parameters}
     for index, (group, flow) in enumerate(zip(groups, flows, strict=True)):
         through = [n for n in flow.writes if n in outputs[index] and n not in flow.must]
         wanted = [*flow.reads, *through]
-        params = tuple(dict.fromkeys(n for n in wanted if n in available))
+        params = tuple(dict.fromkeys(n for n in wanted if n in available and n not in state))
         available |= set(flow.writes)
         is_last = index == len(groups) - 1
         body = tuple(group.statements)
@@ -257,6 +273,8 @@ def _steps(
                 result=result if is_last else None,
                 result_cell=group.cells[-1].index if is_last and result is not None else None,
                 is_async=flow.awaits,
+                globals=tuple(n for n in flow.writes if n in state),
+                changed_in_place=tuple(n for n in params if n in flow.may_mutate),
             )
         )
     return tuple(steps)
@@ -279,7 +297,8 @@ def _read_later(
 def step_flow(statements: Sequence[Statement], read_later: set[str]) -> Flow:
     """The flow of a step, with each def's call-time reads charged where it is first used.
 
-    A def reads its free names when it is called, not when it is defined: charging them at its
+    A def (or `NAME = lambda ...`) reads its free names when it is called, not when it is
+    defined: charging them at its
     first use in the step, or at the step's end when a later step reads the def, keeps names
     that the step binds before that use from becoming inputs.
     """
@@ -292,8 +311,8 @@ def step_flow(statements: Sequence[Statement], read_later: set[str]) -> Flow:
         if charged:
             flows.append(Flow(reads=tuple(sorted(charged))))
         now = replace(flow, deferred=frozenset()) if flow.deferred else flow
-        if statement.is_definition:
-            own = statement.name
+        own = statement.function  # a def's, a class's or a lambda's name
+        if own is not None:
             pending[own] = flow.deferred - {own}
             flows.append(now)
         elif flow.deferred:
@@ -383,14 +402,19 @@ def _test_cells(
     steps: Sequence[Step],
     parameters: Sequence[Parameter],
     module_names: set[str],
+    module_state: frozenset[str] = frozenset(),
 ) -> tuple[tuple[TestCell, ...], Imports]:
+    """Each test cell as a test: module state (names functions rebind with `global`) is read
+    from the module, as other module names are; the rest from the states after the steps."""
     imports = Imports()
     result: list[TestCell] = []
+    module_names = module_names | module_state
     for test in tests:
         done = [g for g in groups if g.cells[0].index < test.index]
         state = {p.name for p in parameters} | {
             n for g in done for s in g.statements for n in s.flow.writes
         }
+        state -= module_state
         body: list[cst.BaseStatement] = []
         for statement in test.tree.body:
             body.extend(without_imports(statement, imports))
