@@ -446,6 +446,14 @@ FAITHFUL = [
     ),
     pytest.param(
         [
+            "deploy: try:\n    import ujson as json\nexcept ImportError:\n    import json",
+            "deploy: text = json.dumps([1])",
+            "deploy: json = {'text': text}\njson",
+        ],
+        id="a name an import fallback binds is bound again: the try stays where it is, whole",
+    ),
+    pytest.param(
+        [
             "md: ## Metrics",
             "deploy: import math\n\n\ndef auc(xs):\n    return math.fsum(xs)",
             "md: ## Score",
