@@ -9,12 +9,16 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """A message about a place in a notebook; `cell` and `line` count from 1."""
+    """A message about a place in a notebook; `cell` and `line` count from 1.
+
+    A warning says what to look at; a note (`note`) only tells what the build found.
+    """
 
     message: str
     cell: int | None = None
     line: int | None = None
     warning: bool = False
+    note: bool = False
 
     def in_cell(self, cell: int, line_offset: int = 0) -> Diagnostic:
         """The same message placed in a cell, its line shifted by `line_offset`."""

@@ -44,7 +44,8 @@ class PipelineExporter(Exporter):
         except NotebookError as exc:
             raise ExportError(exc.diagnostic.render(path.as_posix())) from None
         for note in warnings:
-            self.log.warning(note.render(path.as_posix()))
+            log = self.log.info if note.note else self.log.warning
+            log(note.render(path.as_posix()))
         return module, resources
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.analysis.selection import select
-from nb2prod.notebook.cells import Role
+from nb2prod.notebook.cells import PIPELINE_ROLES, Role
 from nb2prod.notebook.reader import Notebook, read_notebook
 
 
@@ -28,7 +28,7 @@ def run_cells(notebook: Notebook, overrides: dict[str, Any] | None = None) -> An
         for cell in selection.with_role(Role.PARAMETERS):
             _run(ast.parse(cell.tree.code), "exec", namespace, loop)
         namespace.update(overrides or {})
-        deploy = selection.with_role(Role.DEPLOY)
+        deploy = selection.with_role(*PIPELINE_ROLES)
         for cell in deploy[:-1]:
             _run(ast.parse(cell.tree.code), "exec", namespace, loop)
         last = deploy[-1]

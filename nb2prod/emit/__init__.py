@@ -25,6 +25,7 @@ class Target:
     notebook_dir_from_tests: str  # the notebook's folder relative to the generated tests/
     api: bool = False
     versions: tuple[tuple[str, str], ...] = ()  # (normalised distribution, lower bound)
+    nb2prod_version: str = ""  # of the nb2prod that builds it, which train() records
 
     @property
     def distribution(self) -> str:

@@ -1,7 +1,7 @@
 """The marks of a notebook's code cells: their roles, step names and headings.
 
-Marks come as Jupyter tags (`deploy`, `parameters`, `test`, `step:NAME`) or as `#| ...` lines at
-the top of a cell; comment marks are blanked so the cell keeps its line numbers.
+Marks come as Jupyter tags (`deploy`, `parameters`, `test`, `serve`, `step:NAME`) or as `#| ...`
+lines at the top of a cell; comment marks are blanked so the cell keeps its line numbers.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ class Role(Enum):
     DEPLOY = "deploy"
     PARAMETERS = "parameters"
     TEST = "test"
+    SERVE = "serve"  # deploy code that holds serving functions: the notebook runs it too
     UNMARKED = "unmarked"
+
+
+# The roles of the cells the pipeline runs, in notebook order.
+PIPELINE_ROLES = (Role.DEPLOY, Role.SERVE)
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,12 @@ def read_marks(cell: Cell) -> Marks:
 def _mark(name: str, value: str | None) -> tuple[Role | None, str | None]:
     if name == "step" and value:
         return Role.DEPLOY, value  # a named step is deploy code
-    roles = {"deploy": Role.DEPLOY, "parameters": Role.PARAMETERS, "test": Role.TEST}
+    roles = {
+        "deploy": Role.DEPLOY,
+        "parameters": Role.PARAMETERS,
+        "test": Role.TEST,
+        "serve": Role.SERVE,
+    }
     return roles.get(name), None
 
 
@@ -133,6 +143,8 @@ def mark(notebook: Notebook) -> MarkedNotebook:
 
 
 def _role(index: int, roles: frozenset[Role]) -> Role:
+    if Role.SERVE in roles:
+        return _serve_role(index, roles)
     if Role.PARAMETERS in roles:
         return Role.PARAMETERS
     if {Role.TEST, Role.DEPLOY} <= roles:
@@ -144,6 +156,22 @@ def _role(index: int, roles: frozenset[Role]) -> Role:
     if Role.TEST in roles:
         return Role.TEST
     return Role.DEPLOY if Role.DEPLOY in roles else Role.UNMARKED
+
+
+def _serve_role(index: int, roles: frozenset[Role]) -> Role:
+    """A serve cell is deploy code too (a `deploy` or `step:` mark beside it changes nothing);
+    it is no test and holds no parameters."""
+    for other, why in (
+        (Role.TEST, "a test checks the pipeline but is not part of it"),
+        (Role.PARAMETERS, "the parameters cell only assigns values"),
+    ):
+        if other in roles:
+            raise NotebookError(
+                f"is marked both serve and {other.value}; {why}, and a serve cell holds the "
+                "functions that score new cases, so keep one mark",
+                cell=index,
+            )
+    return Role.SERVE
 
 
 def first_heading(markdown: str) -> str | None:

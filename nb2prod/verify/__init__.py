@@ -22,7 +22,7 @@ from nb2prod.emit.text import literal
 from nb2prod.errors import Diagnostic, NotebookError, render_all
 from nb2prod.lift import Plan, lift
 from nb2prod.literals import NOT_A_LITERAL
-from nb2prod.notebook.cells import Role
+from nb2prod.notebook.cells import PIPELINE_ROLES, Role
 from nb2prod.notebook.reader import Notebook, read_notebook
 from nb2prod.options import BuildOptions, VerifyOptions
 from nb2prod.verify.comparison import differences, text_diff
@@ -85,9 +85,10 @@ def verify_notebook(path: Path, config: VerifyOptions) -> VerifyResult:
             ok = _verify(path, config, Path(tmp), warnings, report)
     except NotebookError as exc:
         # What was verified before the failure (the deploy run, when --whole fails) still stands.
-        messages = render_all(path, [*warnings, exc.diagnostic])
-        return VerifyResult(path, False, tuple(report), messages)
-    return VerifyResult(path, ok, tuple(report), render_all(path, warnings))
+        problems = [*(w for w in warnings if not w.note), exc.diagnostic]
+        return VerifyResult(path, False, tuple(report), render_all(path, problems))
+    problems = [w for w in warnings if not w.note]
+    return VerifyResult(path, ok, tuple(report), render_all(path, problems))
 
 
 def _verify(
@@ -161,7 +162,9 @@ def _build(path: Path, config: VerifyOptions, tmp: Path) -> Path:
 
 def _deploy_cells(subject: _Subject) -> list[KernelCell]:
     """The parameters cells, the overrides, then the deploy cells: what run() promises to equal."""
-    chosen = subject.selection.with_role(Role.PARAMETERS) + subject.selection.with_role(Role.DEPLOY)
+    chosen = subject.selection.with_role(Role.PARAMETERS) + subject.selection.with_role(
+        *PIPELINE_ROLES
+    )
     return _with_overrides(subject, [c.index for c in chosen])
 
 
@@ -338,4 +341,4 @@ def _whole_verdict(path: Path, found: list[str], warnings: list[Diagnostic]) -> 
 
 
 def _result_cell(subject: _Subject) -> int:
-    return subject.selection.with_role(Role.DEPLOY)[-1].index
+    return subject.selection.with_role(*PIPELINE_ROLES)[-1].index
