@@ -27,6 +27,13 @@ Errors: ArtifactError (a value that cannot be saved, or files that cannot be tru
 `.name` is the value at fault, if one is), StepError (a step failed; names it and its cells).
 A distribution installed in another version than recorded gives an ArtifactVersionWarning.
 
+Serving, for packages built from notebooks with serve cells:
+    save_trained(folder, values, ...) -> manifest   train()'s end: sizes reported, large ones
+                                                    warned about (ArtifactSizeWarning)
+    load_trained(folder, *, package, notebook_hash, names) -> ({name: value}, manifest)
+    call_by_name(function, arguments) -> result     a JSON object's fields as the arguments
+    score_lines(function, lines, write) -> count    JSON lines in, one JSON result per line out
+
 The sha256 checks catch damaged, mixed-up and stale files. They are no signature: whoever can
 write the folder can write its manifest too, so load only artifacts from a place you trust.
 """
@@ -834,3 +841,180 @@ def _named(spec: StepSpec, value: object) -> dict[str, object]:
 
 def _step_error(spec: StepSpec, what: str) -> StepError:
     return StepError(f"{spec.where}{what}", step=spec.name, cells=spec.cells)
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+LARGE_ARTIFACT = 100_000_000  # bytes: train() warns about an artifact above 100 MB
+
+
+class ArtifactSizeWarning(UserWarning):
+    """An artifact above LARGE_ARTIFACT: slow to save, to ship and to load in every server."""
+
+
+def save_trained(
+    folder: str | os.PathLike[str],
+    values: Mapping[str, object],
+    *,
+    package: str,
+    notebook: str,
+    notebook_hash: str,
+    cells: Mapping[str, str],
+    parameters: Mapping[str, object],
+    versions: Mapping[str, str],
+    distributions: Iterable[str] = (),
+    log: IO[str] | None = None,
+) -> dict[str, Any]:
+    """Save what a package's serving functions read, as train() ends; the manifest.
+
+    `cells` says where each value comes from (`cell 18`, `parameter`); the manifest records
+    it with the notebook, the versions of the package and of nb2prod, and the parameters. Each
+    artifact's file and size go to `log` (stderr by default); one above LARGE_ARTIFACT is
+    warned about. A value that cannot be saved is one ArtifactError naming it and its cell.
+    """
+    fields = {
+        "notebook": notebook,
+        "versions": dict(versions),
+        "parameters": dict(parameters),
+        "cells": {name: cells.get(name) for name in values},
+    }
+    try:
+        manifest = save_artifacts(
+            folder,
+            values,
+            package=package,
+            notebook_hash=notebook_hash,
+            fields=fields,
+            distributions=distributions,
+        )
+    except ArtifactError as exc:
+        if exc.name is None or exc.__cause__ is None:
+            raise
+        origin = cells.get(exc.name, "the pipeline")
+        reason = " ".join(_reason(exc.__cause__).split())
+        message = f"cannot save `{exc.name}` ({origin}): {reason}"
+        raise ArtifactError(message, name=exc.name) from exc.__cause__
+    _report_sizes(Path(folder), manifest, log if log is not None else sys.stderr)
+    return manifest
+
+
+def _report_sizes(folder: Path, manifest: Mapping[str, Any], log: IO[str]) -> None:
+    for name, entry in manifest["artifacts"].items():
+        where = (folder / entry["file"]).as_posix()
+        print(f"saved {name}: {where} ({file_size(entry['size'])})", file=log)
+        if entry["size"] > LARGE_ARTIFACT:
+            warnings.warn(
+                f"{where}: `{name}` takes {file_size(entry['size'])}, above "
+                f"{file_size(LARGE_ARTIFACT)}; every server loads it whole: save only what "
+                "the serving functions need (a fitted model, not the training data)",
+                ArtifactSizeWarning,
+                stacklevel=3,
+            )
+
+
+def file_size(size: int) -> str:
+    """A size in bytes as people read it: `812 B`, `14.2 kB`, `3.1 MB` (powers of 1000)."""
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if round(value, 1) < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} TB"
+
+
+def load_trained(
+    folder: str | os.PathLike[str], *, package: str, notebook_hash: str, names: Iterable[str]
+) -> tuple[dict[str, object], dict[str, Any]]:
+    """The artifacts train() saved and their manifest, for load() and the web API.
+
+    The manifest must be this package's and this notebook version's and hold exactly `names`;
+    every file must match its sha256; all of it is checked before anything is unpickled.
+    ArtifactError otherwise, one clear line.
+    """
+    wanted = sorted(names)
+    manifest = read_manifest(folder)
+    where = (Path(folder) / MANIFEST).as_posix()
+    held = sorted(manifest["artifacts"])
+    if manifest.get("package") == package and held != wanted:
+        raise ArtifactError(
+            f"{where}: holds {', '.join(held) or 'nothing'}, but this package's serving "
+            f"functions read {', '.join(wanted) or 'nothing'}; train again"
+        )
+    values = load_artifacts(folder, package=package, notebook_hash=notebook_hash)
+    if read_manifest(folder)["artifacts"] != manifest["artifacts"] or sorted(values) != wanted:
+        raise ArtifactError(f"{where}: changed while it was being loaded; load again")
+    return values, manifest
+
+
+def call_by_name(function: Callable[..., _T], arguments: Mapping[str, object]) -> _T:
+    """Call `function` with a JSON object's fields as its arguments, by name.
+
+    TypeError, before the call, for a missing or unknown argument.
+    """
+    bound = bind_by_name(function, arguments)
+    return function(*bound.args, **bound.kwargs)
+
+
+def bind_by_name(function: Callable[..., object], arguments: Mapping[str, object]) -> Any:
+    """The `inspect.BoundArguments` of a call by name (positional-only ones passed in place);
+    TypeError naming a missing or unknown argument."""
+    import inspect
+
+    signature = inspect.signature(function)
+    unknown = [name for name in arguments if name not in signature.parameters]
+    if unknown:
+        listed = ", ".join(signature.parameters) or "none"
+        raise TypeError(f"unknown argument {', '.join(unknown)}; it takes {listed}")
+    only = inspect.Parameter.POSITIONAL_ONLY
+    kinds = {name: parameter.kind for name, parameter in signature.parameters.items()}
+    positional = [
+        arguments[name] for name, kind in kinds.items() if kind is only and name in arguments
+    ]
+    keywords = {name: value for name, value in arguments.items() if kinds[name] is not only}
+    try:
+        return signature.bind(*positional, **keywords)
+    except TypeError as exc:  # "missing a required argument: 'listing'"
+        raise TypeError(str(exc)) from None
+
+
+class LineError(Exception):
+    """A line of JSON input that could not be scored; `line` counts from 1."""
+
+    def __init__(self, message: str, *, line: int) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+def score_lines(
+    function: Callable[..., object], lines: Iterable[str], write: Callable[[str], object]
+) -> int:
+    """Score JSON lines: each line a JSON object of `function`'s arguments by name, each
+    result written as one line of JSON. Blank lines are skipped. The number of results.
+
+    LineError for a line that is not such an object, or on which the function raises (the
+    error it raised is its cause); the results of the lines before it are written by then.
+    """
+    name = getattr(function, "__name__", "the function")
+    count = 0
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            arguments = json.loads(text)
+        except ValueError as exc:
+            raise LineError(f"not JSON ({exc})", line=number) from None
+        if not isinstance(arguments, dict):
+            raise LineError(f"not a JSON object of {name}'s arguments by name", line=number)
+        try:
+            bound = bind_by_name(function, arguments)
+        except TypeError as exc:
+            raise LineError(str(exc), line=number) from None
+        try:
+            result = function(*bound.args, **bound.kwargs)
+        except Exception as exc:
+            raise LineError(f"{name} raised {type(exc).__name__}: {exc}", line=number) from exc
+        write(dumps(result))
+        count += 1
+    return count
