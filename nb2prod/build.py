@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nb2prod.errors import Diagnostic, NotebookError, render_all
+from nb2prod.notebook.cells import DIALECTS
 from nb2prod.options import BuildOptions, RunOptions
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def generate(
     whole result; otherwise the stages run, each remembering its units of work between builds.
     """
     from nb2prod.caching.memo import Outcome
-    from nb2prod.notebook.reader import parse_notebook, read_bytes
+    from nb2prod.notebook.reader import parse_file, read_bytes
 
     run = run or RunOptions()
     target, dest = package_target(path, options)
@@ -105,8 +106,13 @@ def generate(
     if known is not None:
         warnings.extend(known.warnings)
         return known.files, dest
+    notebook = parse_file(data, path.suffix)
     found: list[Diagnostic] = []
-    files = render_package(parse_notebook(data), target, found, memo)
+    try:
+        files = render_package(notebook, target, found, memo, options.marks)
+    except NotebookError as exc:
+        raise NotebookError.of(notebook.placed(exc.diagnostic)) from None
+    found = [notebook.placed(note) for note in found]
     warnings.extend(found)
     memo.save()
     outcomes.put(Outcome(build_key, files, tuple(found)))
@@ -186,12 +192,16 @@ def package_target(path: Path, options: BuildOptions) -> tuple[Target, Path]:
 
 
 def render_package(
-    notebook: Notebook, target: Target, warnings: list[Diagnostic], memo: Memo | None = None
+    notebook: Notebook,
+    target: Target,
+    warnings: list[Diagnostic],
+    memo: Memo | None = None,
+    marks: Sequence[str] = DIALECTS,
 ) -> dict[str, str]:
     """Select, lift, emit, format and add the headers: the files of the package.
 
     With `memo`, each stage's units of work (cells, steps, formatted chunks) are answered from
-    earlier builds where they are unchanged.
+    earlier builds where they are unchanged; `marks` are the dialects of marks read.
     """
     from nb2prod.analysis.facts import Found
     from nb2prod.analysis.selection import examine_cells, select
@@ -209,7 +219,7 @@ def render_package(
     # analyses; a small one is formatted here.
     workers = Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS)
     with workers as worker, _collector_paused() as resume_collector:
-        selection = select(notebook, examine)
+        selection = select(notebook, examine, marks)
         plan = lift(selection)
         warnings.extend(plan.warnings)
         emitted = emit_package(plan, target, steps)

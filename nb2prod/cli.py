@@ -28,7 +28,7 @@ app = typer.Typer(
 @app.callback()
 def _root(ctx: typer.Context) -> None:
     """Turn the deploy cells of a Jupyter notebook into an installable, tested package."""
-    if ctx.invoked_subcommand in {"build", "lint"}:
+    if ctx.invoked_subcommand in {"build", "lint", "verify"}:
         settings = _settings()
         # The options' defaults for the command about to run; the command line wins over them.
         ctx.default_map = settings.default_map()
@@ -83,9 +83,19 @@ def build(
             help="Dependency lower bounds from a pinned requirements file, or `installed`.",
         ),
     ] = None,
+    marks: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--marks",
+            help="Read the cell marks of this tool: nb2prod, kale or nbdev (repeat the option "
+            "for several) [default: all three].",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Lift each notebook's deploy cells into a package under --out."""
     named = notebooks or []
+    dialects = _dialects(marks)
     found = _notebooks(named)
     if name is not None and len(found) > 1:
         raise typer.BadParameter("--name needs exactly one notebook", param_hint="--name")
@@ -97,6 +107,7 @@ def build(
         name=name,
         api=api,
         lower_bounds=lower_bounds,
+        marks=dialects,
         root=(root or Path()).resolve(),
     )
     run = RunOptions(
@@ -124,6 +135,21 @@ def _project(ctx: typer.Context) -> Settings:
 
     found = ctx.find_object(Settings)
     return found if found is not None else Settings()
+
+
+def _dialects(marks: list[str] | None) -> tuple[str, ...]:
+    """The mark dialects named, each once and in the known order; all of them when none is."""
+    from nb2prod.notebook.cells import DIALECTS
+
+    if not marks:
+        return DIALECTS
+    named = {part.strip().lower() for text in marks for part in text.split(",") if part.strip()}
+    unknown = sorted(named - set(DIALECTS))
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown dialect {unknown[0]!r}; use {', '.join(DIALECTS)}", param_hint="--marks"
+        )
+    return tuple(dialect for dialect in DIALECTS if dialect in named)
 
 
 def _is_identifier(name: str) -> bool:
@@ -206,6 +232,7 @@ def lint(
 
 @app.command()
 def verify(
+    ctx: typer.Context,
     notebook: Annotated[Path, typer.Argument(help="Notebook to verify.", show_default=False)],
     parameter: Annotated[
         list[str] | None,
@@ -236,8 +263,14 @@ def verify(
         overrides = tuple(parse_override(text) for text in parameter or [])
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="-p") from None
+    marks = _project(ctx).defaults.get("marks")
     options = VerifyOptions(
-        overrides=overrides, tolerance=tolerance, timeout=timeout, kernel=kernel, whole=whole
+        overrides=overrides,
+        tolerance=tolerance,
+        timeout=timeout,
+        kernel=kernel,
+        whole=whole,
+        marks=_dialects(marks),
     )
     result = verify_notebook(notebook, options)
     for line in result.messages:

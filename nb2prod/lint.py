@@ -168,12 +168,14 @@ def lint_notebook(path: Path, rules: LintRules) -> list[str]:
         notebook = read_notebook(path)
     except NotebookError as exc:
         return [*lines, exc.diagnostic.render(shown)]
-    return [*lines, *(d.render(shown) for d in data_file_findings(notebook, rules))]
+    findings = data_file_findings(notebook, rules)
+    return [*lines, *(notebook.placed(d).render(shown) for d in findings)]
 
 
 def lint_paths(paths: Iterable[Path], rules: LintRules) -> list[str]:
     """Findings for every notebook named or found under the folders named, in order."""
     from nb2prod.discovery import find_notebooks
+    from nb2prod.notebook.reader import is_notebook_file, is_text_suffix
 
     findings = []
     for path in find_notebooks(paths, keyword=None):
@@ -181,8 +183,13 @@ def lint_paths(paths: Iterable[Path], rules: LintRules) -> list[str]:
             continue
         if not path.exists():
             findings.append(f"{path.as_posix()}: no such file; check the path")
-        elif path.suffix != ".ipynb":
-            findings.append(f"{path.as_posix()}: not a notebook; name an .ipynb file or a folder")
+        elif is_text_suffix(path.suffix) and not is_notebook_file(path):
+            continue  # a module or a document, not a notebook: not lint's business
+        elif not is_notebook_file(path):
+            findings.append(
+                f"{path.as_posix()}: not a notebook; name an .ipynb file, a text notebook "
+                "(.py or .md) or a folder"
+            )
         else:
             findings.extend(lint_notebook(path, rules))
     return findings

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nb2prod.notebook.cells import DIALECTS
+
 # The metadata of an option that only the command line sets.
 COMMAND_LINE_ONLY = types.MappingProxyType({"in_file": False})
 
@@ -30,6 +32,7 @@ class BuildOptions:
     name: str | None = None
     api: bool = False
     lower_bounds: str | None = None  # "installed", or a pinned requirements file
+    marks: tuple[str, ...] = DIALECTS  # the tools whose cell marks are read
     # The folder against which generated headers name the notebook: the pyproject's folder.
     root: Path = field(default_factory=Path.cwd, metadata=COMMAND_LINE_ONLY)
 
@@ -61,6 +64,7 @@ class VerifyOptions:
     timeout: float = 600.0
     kernel: str | None = None
     whole: bool = False
+    marks: tuple[str, ...] = DIALECTS  # as the project's `marks` setting says
 
 
 def file_keys() -> dict[str, type]:
@@ -84,7 +88,9 @@ def path_keys() -> frozenset[str]:
 
 
 def _toml_type(hint: Any) -> type:
-    """`str | None` -> str; Path stays Path (text in the file)."""
+    """`str | None` -> str; Path stays Path (text in the file); `tuple[str, ...]` -> list."""
+    if typing.get_origin(hint) in {tuple, list}:
+        return list
     arguments = [a for a in typing.get_args(hint) if a is not type(None)]
     base = arguments[0] if arguments else hint
     assert isinstance(base, type)

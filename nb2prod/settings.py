@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.lint import LintRules
+from nb2prod.notebook.cells import DIALECTS
 from nb2prod.options import file_keys, path_keys
 
 PYPROJECT = "pyproject.toml"
@@ -103,7 +104,21 @@ def _checked(shown: str, section: str, key: str, value: Any, schema: dict[str, t
         raise SettingsError(f"{shown}: {section} {key} must be {kind[wanted]}, not {value!r}")
     if key == "jobs" and isinstance(value, int) and value < 1:
         raise SettingsError(f"{shown}: {section} jobs must be 1 or more, not {value}")
+    if key == "marks" and section == SECTION and isinstance(value, list):
+        _check_marks(shown, value)
     return value
+
+
+def _check_marks(shown: str, names: list[str]) -> None:
+    """`marks` names one or more of the dialects nb2prod reads, and nothing else."""
+    known = ", ".join(DIALECTS)
+    if not names:
+        raise SettingsError(f"{shown}: {SECTION} marks must name one or more of {known}")
+    unknown = [name for name in names if name not in DIALECTS]
+    if unknown:
+        raise SettingsError(
+            f"{shown}: {SECTION} marks has an unknown dialect {unknown[0]!r}; known: {known}"
+        )
 
 
 def _items_are_strings(value: Any) -> bool:

@@ -185,6 +185,47 @@ CASES: dict[str, dict[str, object]] = {
             "deploy: (app, pipeline, result, run.__name__)",
         ],
     },
+    "kale_tags": {
+        "cells": [
+            "md: # Order totals, tagged for Kale",
+            "imports: import statistics",
+            "pipeline-parameters: n_orders = 6\nprice = 2.5",
+            "functions: def total(count, unit):\n    return round(count * unit, 2)",
+            "step:load: orders = [total(i, price) for i in range(1, n_orders + 1)]",
+            "orders.append(total(n_orders, price))",
+            "skip: print(orders[:2])",
+            "orders.sort(reverse=True)",
+            "prev:load,step:summarise: mean = statistics.mean(orders)\n"
+            "spread = orders[0] - orders[-1]",
+            "block:: top = orders[:3]",
+            "pipeline-metrics: print(mean)\nprint(spread)",
+            "{'mean': mean, 'spread': spread, 'top': top}",
+        ],
+        "overrides": {"n_orders": 3, "price": 1.5},
+    },
+    "nbdev_marks": {
+        "cells": [
+            "md: # Scores, marked for nbdev",
+            "#| default_exp scores",
+            "#| export\nimport math",
+            "#| hide\nfrom fastcore.test import test_eq",
+            "#| export\ndef score(x):\n    return round(math.sqrt(x), 3)",
+            "#| exporti\nvalues = [score(v) for v in (1, 4, 9)]",
+            "#| eval: false\nslow = [score(v) for v in range(10**7)]",
+            "score(16)",
+            "#|export\n#| hide\n{'values': values, 'total': sum(values)}",
+        ],
+    },
+    "repeated_warnings": {
+        "cells": [
+            "deploy: %time total = 0",
+            *(f"deploy: %time total += {n}" for n in range(1, 6)),
+            "deploy: %matplotlib inline\ntotal",
+        ],
+    },
+    "error_dialect_conflict": {
+        "cells": ["deploy: x = 1", "skip,deploy: y = x + 1"],
+    },
     "error_global_rebinding": {
         "cells": [
             "deploy: count = 0\n\n\ndef bump():\n    global count\n    count += 1",

@@ -2,7 +2,8 @@
 
 A cell is given as text, with an optional prefix naming its kind and tags:
 `"md: ## Heading"`, `"deploy: x = 1"`, `"parameters: n = 3"`, `"test: assert x"`,
-`"deploy,step:load: rows = []"`; plain text is an unmarked code cell.
+`"deploy,step:load: rows = []"`, Kale's `"prev:load,step:fit: ..."`; plain text is an unmarked
+code cell.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ from typing import Any
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-_PREFIX = re.compile(
-    r"^(?P<tags>md|raw|[a-z]+(?:,[a-z]+(?::[A-Za-z0-9_ -]+)?)*|step:[A-Za-z0-9_ -]+): ", re.S
-)
+_TAG = r"[a-z][a-z-]*(?::[A-Za-z0-9_ -]*)?"
+_PREFIX = re.compile(rf"^(?P<tags>md|raw|{_TAG}(?:,{_TAG})*): ", re.S)
 
 
 def make_notebook(cells: Sequence[str | tuple[str, str]], kernel: str = "python3") -> Any:

@@ -74,3 +74,42 @@ def test_pre_commit_check_entry_fails_on_drift(
     stale = subprocess.run(entry, **run)  # type: ignore[call-overload]
     assert stale.returncode == 1
     assert "churn_deploy/pipeline.py: stale" in stale.stderr
+
+
+def test_readme_pre_commit_for_jupytext_pairs(tmp_path: Path) -> None:
+    """The README's hooks for a repository of paired notebooks: which files start them, and
+    the check's entry as pre-commit runs it."""
+    import re
+
+    import jupytext
+    import yaml
+
+    config = yaml.safe_load(readme_block("### pre-commit with jupytext pairs", "yaml"))
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert hooks["jupytext"]["args"] == ["--sync"]
+    check, lint = hooks["nb2prod-check"], hooks["nb2prod-lint"]
+    for name in ("notebooks/churn_deploy.ipynb", "notebooks/churn_deploy.py"):
+        assert re.search(check["files"], name) and re.search(lint["files"], name)
+    assert not re.search(check["files"], "src/helpers.py")
+    (tmp_path / "pyproject.toml").write_text('[tool.nb2prod]\nnotebooks = ["notebooks"]\n')
+    ipynb = write_notebook(tmp_path / "notebooks" / "churn_deploy.ipynb", ["deploy: 2 * 3"])
+    node = jupytext.read(ipynb)
+    node.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
+    jupytext.write(node, ipynb)
+    script = tmp_path / "notebooks" / "churn_deploy.py"
+    jupytext.write(node, script, fmt="py:percent")
+    run = {"cwd": tmp_path, "capture_output": True, "text": True, "check": False}
+    entry = [str(BIN / "nb2prod"), *check["entry"].split()[1:]]
+    assert subprocess.run(entry, **run).returncode == 1  # type: ignore[call-overload]
+    built = subprocess.run([str(BIN / "nb2prod"), "build"], **run)  # type: ignore[call-overload]
+    assert (
+        built.stdout.splitlines()[0] == "notebooks/churn_deploy.py: written -> build/churn_deploy"
+    )
+    assert subprocess.run(entry, **run).returncode == 0  # type: ignore[call-overload]
+    script.write_text(script.read_text().replace("2 * 3", "2 * 4"))
+    stale = subprocess.run(entry, **run)  # type: ignore[call-overload]
+    assert stale.returncode == 1 and "churn_deploy/pipeline.py: stale" in stale.stderr
+    (tmp_path / "helpers.py").write_text("def helper():\n    return 1\n")
+    lint_entry = [str(BIN / "nb2prod"), "lint", "notebooks/churn_deploy.py", "helpers.py"]
+    linted = subprocess.run(lint_entry, **run)  # type: ignore[call-overload]
+    assert (linted.returncode, linted.stdout) == (0, "")  # a module among the files is passed over

@@ -239,3 +239,20 @@ def test_the_readme_example_verifies(monkeypatch: pytest.MonkeyPatch) -> None:
         "examples/churn_deploy.ipynb: cell 16: verified: run() equals the notebook's result in "
         "the python3 kernel\n"
     )
+
+
+def test_a_text_notebook_verifies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sales_deploy.py").write_text(
+        '# %% tags=["parameters"]\nscale = 2\n\n# %%\n#| deploy\n%time rows = [1, 2, 3]\n\n'
+        '# %% tags=["deploy"]\n[r * scale for r in rows]\n'
+    )
+    code, out, err = verify(tmp_path, monkeypatch, "sales_deploy.py", "-p", "scale=3")
+    assert code == 0, err
+    assert (
+        err
+        == "sales_deploy.py: line 6 (cell 2, line 2): warning: dropped %time; its statement is kept\n"
+    )
+    assert out.splitlines() == [
+        "sales_deploy.py: line 9 (cell 3): verified: run() equals the notebook's result in the "
+        "python3 kernel"
+    ]

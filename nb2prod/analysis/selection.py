@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -11,7 +11,7 @@ import libcst as cst
 
 from nb2prod.analysis.facts import CellFacts, Found, Parsed, examine, parse
 from nb2prod.errors import Diagnostic, NotebookError
-from nb2prod.notebook.cells import Heading, MarkedCell, MarkedNotebook, Role, mark
+from nb2prod.notebook.cells import DIALECTS, Heading, MarkedCell, MarkedNotebook, Role, mark
 from nb2prod.notebook.reader import Notebook
 
 
@@ -67,12 +67,15 @@ class Selection:
 CellExaminer = Callable[[Sequence[MarkedCell]], Sequence["Found | None"]]
 
 
-def select(notebook: Notebook, examine: CellExaminer | None = None) -> Selection:
+def select(
+    notebook: Notebook, examine: CellExaminer | None = None, marks: Collection[str] = DIALECTS
+) -> Selection:
     """Every code cell of `notebook` with its role, cleaned code and facts.
 
-    `examine` gives the cleaned code and facts of a batch of cells (by default `examine_cells`).
+    `examine` gives the cleaned code and facts of a batch of cells (by default `examine_cells`);
+    `marks` are the dialects of marks read (nb2prod's, Kale's, nbdev's).
     """
-    marked = mark(notebook)
+    marked = mark(notebook, marks)
     return assemble(marked, (examine or examine_cells)(marked.cells))
 
 
@@ -95,6 +98,7 @@ def assemble(marked: MarkedNotebook, found: Sequence[Found | None]) -> Selection
     notes: list[Diagnostic] = []
     for cell, seen in zip(marked.cells, found, strict=True):
         assert seen is not None
+        notes.extend(cell.notes)
         notes.extend(note.in_cell(cell.index) for note in seen.notes)
         if seen.facts is None:
             continue  # exploration code that does not parse cannot hide state we lift

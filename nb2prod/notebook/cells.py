@@ -1,21 +1,29 @@
 """The marks of a notebook's code cells: their roles, step names and headings.
 
-Marks come as Jupyter tags (`deploy`, `parameters`, `test`, `serve`, `step:NAME`) or as `#| ...`
-lines at the top of a cell; comment marks are blanked so the cell keeps its line numbers.
+Marks come in dialects, each read only when the build asks for it (`marks` in the options):
+
+- `nb2prod`: Jupyter tags (`deploy`, `parameters`, `test`, `serve`, `step:NAME`) or the same as
+  `#| ...` lines at the top of a cell;
+- `kale`: Kale's cell tags (`imports`, `functions`, `pipeline-parameters`, `pipeline-metrics`,
+  `step:NAME`, `block:NAME`, `skip`, `prev:NAME`); as in Kale, an untagged cell belongs to the
+  block of the tagged cell before it;
+- `nbdev`: `#| export`, `#| exporti` and `#| exports` lines; `#| eval: false` leaves a cell out.
+
+Comment marks are blanked so the cell keeps its line numbers; other `#|` directives (nbdev's
+`hide`, Quarto's options) stay as comments.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING
 
-from nb2prod.errors import NotebookError
+from nb2prod.errors import Diagnostic, NotebookError, warning
 from nb2prod.notebook.reader import Cell, Notebook
 
-if TYPE_CHECKING:
-    pass
+DIALECTS = ("nb2prod", "kale", "nbdev")
 
 
 class Role(Enum):
@@ -41,30 +49,76 @@ class Heading:
 
 
 @dataclass(frozen=True)
+class Mark:
+    """One mark on a cell as its author wrote it (`text`), in one tool's `dialect`: the role it
+    gives, or that it leaves the cell out (`excludes`), and a step name."""
+
+    dialect: str
+    text: str
+    role: Role | None = None
+    step: str | None = None
+    excludes: bool = False
+    opens_block: bool = False  # Kale: the untagged cells after it belong to this cell's block
+
+
+@dataclass(frozen=True)
 class Marks:
     """The marks of one cell, and its source with comment marks blanked."""
 
     roles: frozenset[Role]
     step: str | None
     source: str
+    found: tuple[Mark, ...] = ()
+    notes: tuple[str, ...] = ()  # marks read but ignored, said as warnings
+
+    @property
+    def excluded_by(self) -> Mark | None:
+        """The mark that leaves the cell out of the pipeline, if any."""
+        return next((mark for mark in self.found if mark.excludes), None)
 
 
-_MARK_LINE = re.compile(r"#\|\s*(?P<mark>[A-Za-z_-]+)\s*(?::\s*(?P<value>.*?))?\s*$")
+_MARK_LINE = re.compile(r"#\|\s*(?P<mark>[A-Za-z_-]+)(?:\s*:\s*|\s+|$)(?P<value>.*?)\s*$")
 _ATX = re.compile(r"^ {0,3}#{1,6}\s+(?P<text>.*?)(?:\s+#+)?\s*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
+_NB2PROD = {
+    "deploy": Role.DEPLOY,
+    "parameters": Role.PARAMETERS,
+    "test": Role.TEST,
+    "serve": Role.SERVE,
+}
+_KALE_ROLES = {
+    "imports": Role.DEPLOY,
+    "functions": Role.DEPLOY,
+    "pipeline-metrics": Role.DEPLOY,
+    "pipeline-parameters": Role.PARAMETERS,
+}
+# Tags only Kale writes: a notebook with one of them is read with Kale's rule for untagged cells.
+_KALE_ONLY = (*_KALE_ROLES, "skip", "block", "prev", "limit", "annotation", "label")
+_NBDEV_EXPORTS = frozenset({"export", "exporti", "exports"})
+_FALSE = frozenset({"false", "no", "0", "off"})
 
-def read_marks(cell: Cell) -> Marks:
-    """The roles and step name a cell's tags and leading `#|` lines give it."""
-    roles: set[Role] = set()
-    step: str | None = None
+PREV_NOTE = (
+    "Kale's `prev:` tags are ignored: the dataflow between the cells decides the order of the steps"
+)
+POD_NOTE = (
+    "Kale's pod tags (`limit:`, `annotation:`, `label:`) are ignored; set pod resources "
+    "where the pipeline is deployed"
+)
+EVAL_FALSE_NOTE = (
+    "`#| eval: false` (nbdev) leaves this cell out of the pipeline; remove the mark to lift it"
+)
+
+
+def read_marks(cell: Cell, dialects: Collection[str] = DIALECTS) -> Marks:
+    """The roles and step name a cell's tags and leading `#|` lines give it, in `dialects`."""
+    found: list[Mark] = []
+    notes: list[str] = []
     for tag in cell.tags:
-        name, _, value = tag.partition(":")
-        role, named = _mark(name.strip().lower(), value.strip() if value else None)
-        if role is not None:
-            roles.add(role)
-        step = named or step
+        mark, note = _tag_mark(tag, dialects)
+        found += [mark] if mark else []
+        notes += [note] if note and note not in notes else []
     lines = cell.source.split("\n")
     for number, line in enumerate(lines):
         stripped = line.strip()
@@ -73,25 +127,61 @@ def read_marks(cell: Cell) -> Marks:
         match = _MARK_LINE.fullmatch(stripped)
         if match is None:
             break
-        role, named = _mark(match["mark"].lower(), match["value"])
-        if role is None and named is None:
-            continue  # another tool's directive (nbdev, Quarto): leave it as a comment
-        roles.add(role or Role.DEPLOY)
-        step = named or step
-        lines[number] = ""
-    return Marks(frozenset(roles), step, "\n".join(lines))
+        mark = _comment_mark(match["mark"].lower(), match["value"], stripped, dialects)
+        if mark is None:
+            continue  # another tool's directive (nbdev's hide, Quarto): leave it as a comment
+        found.append(mark)
+        if mark.excludes and mark.dialect == "nbdev":
+            notes.append(EVAL_FALSE_NOTE)
+        else:
+            lines[number] = ""
+    roles = frozenset(mark.role for mark in found if mark.role is not None)
+    step = next((mark.step for mark in reversed(found) if mark.step), None)
+    return Marks(roles, step, "\n".join(lines), tuple(found), tuple(notes))
 
 
-def _mark(name: str, value: str | None) -> tuple[Role | None, str | None]:
-    if name == "step" and value:
-        return Role.DEPLOY, value  # a named step is deploy code
-    roles = {
-        "deploy": Role.DEPLOY,
-        "parameters": Role.PARAMETERS,
-        "test": Role.TEST,
-        "serve": Role.SERVE,
-    }
-    return roles.get(name), None
+def _tag_mark(tag: str, dialects: Collection[str]) -> tuple[Mark | None, str | None]:
+    """The mark a Jupyter tag makes in `dialects`, or a note that it is read but ignored."""
+    name, _, value = (part.strip() for part in tag.partition(":"))
+    name = name.lower()
+    shown = f"tag `{tag}`"
+    if "kale" in dialects:
+        if name == "skip":
+            return Mark("kale", shown, excludes=True), None
+        if name in _KALE_ROLES and not value:
+            # Kale reports the metrics cell's prints as the pipeline's metrics: a step of its own
+            step = "pipeline_metrics" if name == "pipeline-metrics" else None
+            return Mark("kale", shown, _KALE_ROLES[name], step, opens_block=True), None
+        if name in {"step", "block"} and value:
+            return Mark("kale", shown, Role.DEPLOY, value, opens_block=True), None
+        if name == "block":
+            return None, None  # Kale's empty `block:` names nothing: the cell joins the last block
+        if name == "prev":
+            return None, PREV_NOTE
+        if name in {"limit", "annotation", "label"}:
+            return None, POD_NOTE
+    if "nb2prod" in dialects:
+        if name == "step" and value:
+            return Mark("nb2prod", shown, Role.DEPLOY, value), None
+        if name in _NB2PROD:
+            return Mark("nb2prod", shown, _NB2PROD[name]), None
+    return None, None
+
+
+def _comment_mark(name: str, value: str, line: str, dialects: Collection[str]) -> Mark | None:
+    """The mark a `#| NAME[: VALUE]` line makes in `dialects`; None for another directive."""
+    shown = f"`{line}`"
+    if "nb2prod" in dialects:
+        if name == "step" and value:
+            return Mark("nb2prod", shown, Role.DEPLOY, value)
+        if name in _NB2PROD:
+            return Mark("nb2prod", shown, _NB2PROD[name])
+    if "nbdev" in dialects:
+        if name in _NBDEV_EXPORTS:
+            return Mark("nbdev", shown, Role.DEPLOY)
+        if name == "eval" and value.lower() in _FALSE:
+            return Mark("nbdev", shown, excludes=True)
+    return None
 
 
 @dataclass(frozen=True)
@@ -105,6 +195,7 @@ class MarkedCell:
     step: str | None = None
     heading: Heading | None = None
     result_text: str | None = None
+    notes: tuple[Diagnostic, ...] = ()
 
     @property
     def strict(self) -> bool:
@@ -120,29 +211,66 @@ class MarkedNotebook:
     title: str | None = None
 
 
-def mark(notebook: Notebook) -> MarkedNotebook:
-    """Every code cell with its role, step name and the heading it sits under.
+@dataclass(frozen=True)
+class _Block:
+    """Kale's current block: what an untagged cell after it becomes."""
+
+    role: Role
+    step: str | None
+
+
+def mark(notebook: Notebook, dialects: Collection[str] = DIALECTS) -> MarkedNotebook:
+    """Every code cell with its role, step name and the heading it sits under, reading the
+    marks of `dialects`.
 
     Raises NotebookError for a cell whose marks contradict each other.
     """
+    marks = {c.index: read_marks(c, dialects) for c in notebook.cells if c.kind == "code"}
+    kale = "kale" in dialects and any(map(_is_kale_only, _all_tags(notebook)))
     cells: list[MarkedCell] = []
     heading: Heading | None = None
     title: str | None = None
+    block: _Block | None = None
     for cell in notebook.cells:
         if cell.kind == "markdown":
             text = last_heading(cell.source)
             heading = Heading(cell.index, text) if text is not None else heading
             title = title or first_heading(cell.source)
         elif cell.kind == "code":
-            marks = read_marks(cell)
-            role = _role(cell.index, marks.roles)
+            found = marks[cell.index]
+            role, step = _role(cell.index, found), found.step
+            if kale and not found.found and block is not None:
+                role, step = block.role, block.step  # Kale: an untagged cell joins the block
+            elif kale and any(m.opens_block for m in found.found):
+                block = _Block(role, step)
+            notes = tuple(warning(note, cell.index) for note in found.notes)
             cells.append(
-                MarkedCell(cell.index, role, marks.source, marks.step, heading, cell.result_text)
+                MarkedCell(cell.index, role, found.source, step, heading, cell.result_text, notes)
             )
     return MarkedNotebook(tuple(cells), title)
 
 
-def _role(index: int, roles: frozenset[Role]) -> Role:
+def _all_tags(notebook: Notebook) -> list[str]:
+    return [tag for cell in notebook.cells if cell.kind == "code" for tag in cell.tags]
+
+
+def _is_kale_only(tag: str) -> bool:
+    return tag.partition(":")[0].strip().lower() in _KALE_ONLY
+
+
+def _role(index: int, marks: Marks) -> Role:
+    roles = marks.roles
+    left_out = marks.excluded_by
+    if left_out is not None:
+        lifting = next((m for m in marks.found if m.role is not None), None)
+        if lifting is not None:
+            raise NotebookError(
+                f"is marked {left_out.text} ({left_out.dialect}), which leaves it out of the "
+                f"pipeline, and {lifting.text} ({lifting.dialect}), which lifts it; keep one "
+                "of the two",
+                cell=index,
+            )
+        return Role.UNMARKED
     if Role.SERVE in roles:
         return _serve_role(index, roles)
     if Role.PARAMETERS in roles:

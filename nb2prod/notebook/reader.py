@@ -1,15 +1,22 @@
-"""Read and validate a notebook file into plain values (the only nbformat import)."""
+"""Read and validate a notebook file into plain values (the only nbformat and jupytext import).
+
+`.ipynb` files are JSON read with nbformat; `.py` and `.md` files are text notebooks read with
+jupytext (percent and light scripts, MyST and jupytext markdown), imported only when one is read.
+"""
 
 from __future__ import annotations
 
+import bisect
 import json
+import re
 import threading
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nb2prod.errors import NotebookError
+from nb2prod.errors import Diagnostic, NotebookError
 from nb2prod.notebook.structure import check_structure
 
 SUPPORTED_MAJOR = (3, 4)
@@ -25,6 +32,7 @@ class Cell:
     source: str
     tags: tuple[str, ...] = ()
     result_text: str | None = None
+    first_line: int | None = None  # in a text notebook, the file's line of the source's line 1
 
 
 @dataclass(frozen=True)
@@ -35,10 +43,25 @@ class Notebook:
     language: str = "python"
     kernel: str | None = None
 
+    def placed(self, diagnostic: Diagnostic) -> Diagnostic:
+        """`diagnostic` with its line in the file too, when its cell is a text notebook's."""
+        cell = diagnostic.cell
+        if cell is None or not 1 <= cell <= len(self.cells):
+            return diagnostic
+        start = self.cells[cell - 1].first_line
+        return diagnostic if start is None else diagnostic.at_file_line(start)
+
 
 def read_notebook(path: Path) -> Notebook:
     """Read `path` as a notebook, raising NotebookError with a fix for anything wrong."""
-    return parse_notebook(read_bytes(path))
+    return parse_file(read_bytes(path), path.suffix)
+
+
+def parse_file(data: bytes | str, suffix: str) -> Notebook:
+    """A notebook file's content by its suffix: a text notebook for `.py` and `.md`, else JSON."""
+    if is_text_suffix(suffix):
+        return parse_text_notebook(data, suffix)
+    return parse_notebook(data)
 
 
 def read_bytes(path: Path) -> bytes:
@@ -58,15 +81,7 @@ def read_bytes(path: Path) -> bytes:
 
 def parse_notebook(data: bytes | str) -> Notebook:
     """Parse notebook JSON text, upgrading nbformat 3, and validate it against its schema."""
-    if isinstance(data, bytes):
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise NotebookError(
-                f"is not UTF-8 text (byte {exc.start}); save the notebook from Jupyter again"
-            ) from None
-    if not data.strip():
-        raise NotebookError("is empty; save the notebook from Jupyter again")
+    data = _decoded(data, "save the notebook from Jupyter again")
     raw = _json(data)
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise NotebookError("is JSON but not a notebook (no 'nbformat' key)")
@@ -76,6 +91,18 @@ def parse_notebook(data: bytes | str) -> Notebook:
     if language != "python":
         raise NotebookError(f"uses a {language} kernel; nb2prod lifts Python notebooks only")
     return Notebook(cells=cells, language=language, kernel=_kernel(node.get("metadata", {})))
+
+
+def _decoded(data: bytes | str, fix: str) -> str:
+    """The text of a notebook file, refusing what is not UTF-8 or holds nothing."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NotebookError(f"is not UTF-8 text (byte {exc.start}); {fix}") from None
+    if not data.strip():
+        raise NotebookError(f"is empty; {fix}")
+    return data
 
 
 def _json(text: str) -> object:
@@ -192,3 +219,185 @@ def _language(metadata: dict[str, Any]) -> str:
             if isinstance(name, str) and name:
                 return name.lower()
     return "python"
+
+
+# --- text notebooks (jupytext) ---------------------------------------------------------------
+
+TEXT_SUFFIXES = (".py", ".md")
+_TEXT_FIX = "fix the file, or open it in Jupyter with jupytext and save it again"
+# A jupytext header: `# ---` then `# jupyter:` in a script, YAML front matter holding `jupyter:`,
+# `jupytext:` or `kernelspec:` in markdown (jupytext's own markdown, MyST).
+_SCRIPT_HEADER = re.compile(r"\A(?:#!.*\n)?(?:#.*coding[:=].*\n)?# ---[ \t]*\n# jupyter:", re.M)
+_MARKDOWN_HEADER = re.compile(
+    r"\A---[ \t]*\n(?:(?!---).*\n)*?(?:jupyter|jupytext|kernelspec):", re.M
+)
+# A percent cell marker, as VS Code, PyCharm, Spyder and jupytext write it.
+_PERCENT_MARKER = re.compile(r"^[ \t]*#[ \t]?%%(?:[ \t]|$)", re.M)
+_PAIRED = re.compile(r"^(?:#[ \t]*)?[ \t]*formats:[ \t]*['\"]?(?P<formats>[^'\"\n]+)", re.M)
+
+
+def is_text_suffix(suffix: str) -> bool:
+    """Whether files ending in `suffix` are read as text notebooks."""
+    return suffix.lower() in TEXT_SUFFIXES
+
+
+def is_notebook_text(text: str, suffix: str) -> bool:
+    """Whether a `.py` or `.md` file's text says it is a notebook: a jupytext header, or (in a
+    script) percent cell markers. A plain module or a README is not one."""
+    if suffix.lower() == ".md":
+        return _MARKDOWN_HEADER.match(text) is not None
+    return _SCRIPT_HEADER.match(text) is not None or _PERCENT_MARKER.search(text) is not None
+
+
+def is_notebook_file(path: Path) -> bool:
+    """Whether `path` is a notebook nb2prod reads: an `.ipynb`, or a text notebook that says so."""
+    if path.suffix == ".ipynb":
+        return True
+    if not is_text_suffix(path.suffix) or not path.is_file():
+        return False
+    try:
+        return is_notebook_text(path.read_text(encoding="utf-8", errors="replace"), path.suffix)
+    except OSError:
+        return False
+
+
+def paired_formats(path: Path) -> tuple[str, ...]:
+    """The formats jupytext's pairing metadata names for `path` (`ipynb`, `py:percent`, ...):
+    `metadata.jupytext.formats` of an `.ipynb`, the header's `formats:` of a text notebook."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ()
+    if path.suffix == ".ipynb":
+        try:
+            raw = json.loads(text)
+            formats = raw["metadata"]["jupytext"]["formats"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            return ()
+    else:
+        header = _header_text(text, path.suffix)
+        found = _PAIRED.search(header)
+        formats = found["formats"] if found else ""
+    if not isinstance(formats, str):
+        return ()
+    return tuple(part.strip() for part in formats.split(",") if part.strip())
+
+
+def _header_text(text: str, suffix: str) -> str:
+    """The jupytext header of a text notebook, empty when it has none."""
+    lines = text.split("\n")
+    fence = "---" if suffix.lower() == ".md" else "# ---"
+    starts = [n for n, line in enumerate(lines[:3]) if line.rstrip() == fence]
+    if not starts:
+        return ""
+    for end in range(starts[0] + 1, len(lines)):
+        if lines[end].rstrip() == fence:
+            return "\n".join(lines[starts[0] + 1 : end])
+    return ""
+
+
+def parse_text_notebook(data: bytes | str, suffix: str) -> Notebook:
+    """Read a text notebook with jupytext; each code cell knows the line where it starts."""
+    text = _decoded(data, _TEXT_FIX)
+    if suffix.lower() == ".py" and not is_notebook_text(text, suffix):
+        raise NotebookError(
+            "is a Python module, not a notebook: it has neither a jupytext header nor `# %%` "
+            "cell markers; start each cell with `# %%`, or pair a notebook with it through "
+            "jupytext (`jupytext --set-formats ipynb,py:percent`)"
+        )
+    node = _jupytext_node(text, suffix)
+    check_structure(node)
+    metadata = node.get("metadata", {})
+    language = _language(metadata)
+    main = metadata.get("jupytext", {}).get("main_language")
+    if "kernelspec" not in metadata and isinstance(main, str) and main:
+        language = main.lower()
+    if language != "python":
+        raise NotebookError(f"uses a {language} kernel; nb2prod lifts Python notebooks only")
+    cells = [_cell(position, cell) for position, cell in enumerate(node["cells"], start=1)]
+    starts = first_lines(text, cells)
+    placed = tuple(
+        replace(cell, first_line=start) for cell, start in zip(cells, starts, strict=True)
+    )
+    return Notebook(cells=placed, language=language, kernel=_kernel(metadata))
+
+
+def _jupytext_node(text: str, suffix: str) -> dict[str, Any]:
+    """The notebook jupytext reads from `text`, as a plain nbformat 4 dictionary."""
+    with _IMPORT_LOCK:  # imported lazily: only text notebooks need it, and it is slow to load
+        import jupytext
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            node = jupytext.reads(text, fmt=suffix.lower().lstrip("."))
+        except Exception as exc:  # jupytext raises many kinds on malformed headers and markers
+            detail = " ".join(str(exc).split())[:160]
+            raise NotebookError(
+                f"cannot be read as a text notebook ({type(exc).__name__}: {detail}); {_TEXT_FIX}"
+            ) from None
+    result: dict[str, Any] = json.loads(json.dumps(node))
+    return result
+
+
+def first_lines(text: str, cells: list[Cell]) -> list[int | None]:
+    """For each cell, the line of `text` (from 1) holding its source's first line, found in
+    order; None for markdown and raw cells, empty cells and any that cannot be placed.
+
+    jupytext keeps a code cell's lines as they are, except IPython magics, which scripts hold
+    commented out (`# %time x = 1`): a line matches as it is, or else uncommented once.
+    """
+    lines = text.split("\n")
+    exact = _positions(lines)
+    uncommented = _positions(lines, _uncomment)
+    found: list[int | None] = []
+    cursor = 0
+    for cell in cells:
+        source = cell.source.split("\n")
+        start = None
+        if cell.kind == "code" and cell.source.strip():
+            start = _block_at(lines, exact, source, cursor, lenient=False)
+            if start is None:
+                start = _block_at(lines, uncommented, source, cursor, lenient=True)
+        found.append(None if start is None else start + 1)
+        if start is not None:
+            cursor = start + len(source)
+    return found
+
+
+def _positions(
+    lines: list[str], variant: Callable[[str], str] | None = None
+) -> dict[str, list[int]]:
+    """Each line's numbers by its text, and by its `variant` too (in increasing order)."""
+    where: dict[str, list[int]] = {}
+    for number, line in enumerate(lines):
+        for key in {line, variant(line)} if variant else {line}:
+            where.setdefault(key, []).append(number)
+    return where
+
+
+def _uncomment(line: str) -> str:
+    """A line with one leading `#` (and the space after it) taken off, as jupytext unescapes."""
+    body = line.lstrip()
+    indent = line[: len(line) - len(body)]
+    if body.startswith("# "):
+        return indent + body[2:]
+    return indent + body[1:] if body.startswith("#") else line
+
+
+def _block_at(
+    lines: list[str], index: dict[str, list[int]], source: list[str], cursor: int, *, lenient: bool
+) -> int | None:
+    """The first line from `cursor` where `source` stands, line for line."""
+    candidates = index.get(source[0], [])
+    for start in candidates[bisect.bisect_left(candidates, cursor) :]:
+        if all(_same(lines, start + n, want, lenient) for n, want in enumerate(source)):
+            return start
+    return None
+
+
+def _same(lines: list[str], number: int, want: str, lenient: bool) -> bool:
+    if number >= len(lines):
+        return False
+    line = lines[number]
+    return line == want or (lenient and _uncomment(line) == want)

@@ -23,7 +23,7 @@ from nb2prod.errors import Diagnostic, NotebookError, render_all
 from nb2prod.lift import Plan, lift
 from nb2prod.literals import NOT_A_LITERAL
 from nb2prod.notebook.cells import PIPELINE_ROLES, Role
-from nb2prod.notebook.reader import Notebook, read_notebook
+from nb2prod.notebook.reader import Notebook, is_text_suffix, read_notebook
 from nb2prod.options import BuildOptions, VerifyOptions
 from nb2prod.verify.comparison import differences, text_diff
 from nb2prod.verify.kernel import KernelCell, run_cells
@@ -85,10 +85,20 @@ def verify_notebook(path: Path, config: VerifyOptions) -> VerifyResult:
             ok = _verify(path, config, Path(tmp), warnings, report)
     except NotebookError as exc:
         # What was verified before the failure (the deploy run, when --whole fails) still stands.
-        problems = [*(w for w in warnings if not w.note), exc.diagnostic]
+        problems = [*(w for w in warnings if not w.note), _placed(path, exc.diagnostic)]
         return VerifyResult(path, False, tuple(report), render_all(path, problems))
     problems = [w for w in warnings if not w.note]
     return VerifyResult(path, ok, tuple(report), render_all(path, problems))
+
+
+def _placed(path: Path, diagnostic: Diagnostic) -> Diagnostic:
+    """An error about a text notebook's cell with its line in the file too."""
+    if not is_text_suffix(path.suffix) or diagnostic.cell is None:
+        return diagnostic
+    try:
+        return read_notebook(path).placed(diagnostic)
+    except NotebookError:
+        return diagnostic
 
 
 def _verify(
@@ -100,7 +110,7 @@ def _verify(
     project = _build(path, config, tmp)
     notebook_value = _run_in_kernel(subject, config, _deploy_cells(subject), tmp / "cells")
     pipeline_value = _run_pipeline(project, config, path.parent, tmp / "run")
-    where = f"{path.as_posix()}: cell {_result_cell(subject)}"
+    where = f"{path.as_posix()}: {_place(subject.notebook, _result_cell(subject))}"
     found = _compare(notebook_value, pipeline_value, config, project.name)
     report += [_verdict(where, found, subject.kernel), *(f"  {line}" for line in found)]
     if not config.whole:
@@ -120,9 +130,9 @@ def _verify(
 def _subject(path: Path, config: VerifyOptions, warnings: list[Diagnostic]) -> _Subject:
     """Read, select and lift the notebook; the build's warnings go to `warnings`."""
     notebook = read_notebook(path)
-    selection = select(notebook)
+    selection = select(notebook, marks=config.marks)
     plan = lift(selection)
-    warnings.extend(plan.warnings)
+    warnings.extend(notebook.placed(note) for note in plan.warnings)
     kernel = config.kernel or notebook.kernel or DEFAULT_KERNEL
     return _Subject(path, notebook, selection, plan, kernel, config.overrides)
 
@@ -149,7 +159,7 @@ def _build(path: Path, config: VerifyOptions, tmp: Path) -> Path:
     """Generate the package into `tmp` with the build's own pipeline; its project folder."""
     from nb2prod.build import generate
 
-    files, dest = generate(path, BuildOptions(out=tmp / "build"), [])
+    files, dest = generate(path, BuildOptions(out=tmp / "build", marks=config.marks), [])
     for rel, text in files.items():
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -338,6 +348,12 @@ def _whole_verdict(path: Path, found: list[str], warnings: list[Diagnostic]) -> 
     return (
         f"{where}: mismatch: running every cell gives another result{cause} (notebook != pipeline):"
     )
+
+
+def _place(notebook: Notebook, cell: int) -> str:
+    """`cell N`, or in a text notebook `line L (cell N)`: the place a verdict is about."""
+    start = notebook.cells[cell - 1].first_line
+    return f"cell {cell}" if start is None else f"line {start} (cell {cell})"
 
 
 def _result_cell(subject: _Subject) -> int:
