@@ -33,6 +33,9 @@ Serving, for packages built from notebooks with serve cells:
     load_trained(folder, *, package, notebook_hash, names) -> ({name: value}, manifest)
     call_by_name(function, arguments) -> result     a JSON object's fields as the arguments
     score_lines(function, lines, write) -> count    JSON lines in, one JSON result per line out
+    request_model(name, function) -> pydantic model of a function's arguments, from annotations
+    arguments_of(model, body) / cases_of(model, body, limit) -> the arguments of one or many
+    component_schemas(models) -> the OpenAPI schemas of request models and the types they use
 
 The sha256 checks catch damaged, mixed-up and stale files. They are no signature: whoever can
 write the folder can write its manifest too, so load only artifacts from a place you trust.
@@ -1018,3 +1021,138 @@ def score_lines(
         write(dumps(result))
         count += 1
     return count
+
+
+# --- the web API of serving functions --------------------------------------------------------
+
+
+class BatchTooLarge(ValueError):
+    """A batch request with more cases than the API takes in one request (HTTP 413)."""
+
+
+def request_model(name: str, function: Callable[..., object]) -> Any:
+    """A pydantic model of a function's arguments by name, typed from its annotations.
+
+    Bodies are checked as JSON, strictly: an int will do for a float and an array for a tuple,
+    but `"3"` is no int; unknown and missing fields fail. int, float, str, bool, Optional,
+    Literal, lists, dicts and tuples of them, TypedDicts, dataclasses and pydantic models are
+    checked; an argument without an annotation takes any JSON value.
+    """
+    import inspect
+
+    pydantic = _require("pydantic", "for the web API")
+    hints = _hints(function)
+    fields: dict[str, Any] = {}
+    for index, parameter in enumerate(inspect.signature(function).parameters.values()):
+        annotation = _checkable(hints.get(parameter.name, Any), {})
+        default = ... if parameter.default is parameter.empty else parameter.default
+        attribute = parameter.name if _plain_field(pydantic, parameter.name) else f"field_{index}"
+        alias = {} if attribute == parameter.name else {"alias": parameter.name}
+        fields[attribute] = (annotation, pydantic.Field(default, **alias))
+    config = pydantic.ConfigDict(extra="forbid", strict=True, title=name)
+    model = pydantic.create_model(name, __config__=config, **fields)
+    model.__doc__ = f"The arguments of {getattr(function, '__name__', name)}(), by name."
+    return model
+
+
+def _hints(function: Callable[..., object]) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(function)
+    except Exception:  # an annotation naming what the module cannot see: take it as any JSON
+        return {}
+
+
+def _plain_field(pydantic: Any, name: str) -> bool:
+    """Whether a name can be a pydantic field as it is (`_x`, `model_x`, `json` cannot)."""
+    return not name.startswith(("_", "model_")) and not hasattr(pydantic.BaseModel, name)
+
+
+def _checkable(annotation: Any, made: dict[Any, Any]) -> Any:
+    """An annotation pydantic can check: `typing.TypedDict` classes (which it refuses before
+    Python 3.12) rebuilt as `typing_extensions` ones, inside containers and unions too."""
+    import types
+    import typing
+
+    extensions = _require("typing_extensions", "for the web API")
+    if extensions.is_typeddict(annotation):
+        if annotation not in made:
+            made[annotation] = _typed_dict(extensions, annotation, made)
+        return made[annotation]
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is None or not arguments or origin is typing.Literal:
+        return annotation
+    if origin is typing.Annotated:
+        return typing.Annotated[(_checkable(arguments[0], made), *annotation.__metadata__)]
+    checked = tuple(_checkable(argument, made) for argument in arguments)
+    if origin in (typing.Union, types.UnionType):
+        import functools
+        import operator
+
+        return functools.reduce(operator.or_, checked)
+    try:
+        return origin[checked if len(checked) > 1 else checked[0]]
+    except TypeError:  # a generic that cannot be rebuilt so: as it was
+        return annotation
+
+
+def _typed_dict(extensions: Any, annotation: Any, made: dict[Any, Any]) -> Any:
+    import typing
+
+    hints = typing.get_type_hints(annotation)
+    required = getattr(annotation, "__required_keys__", frozenset(hints))
+    keys = {
+        key: _checkable(kind, made)
+        if key in required
+        else extensions.NotRequired[_checkable(kind, made)]
+        for key, kind in hints.items()
+    }
+    rebuilt = extensions.TypedDict(annotation.__name__, keys)
+    rebuilt.__doc__ = annotation.__doc__
+    rebuilt.__module__ = annotation.__module__
+    return rebuilt
+
+
+def arguments_of(model: Any, body: bytes) -> dict[str, object]:
+    """The arguments a request body gives, by name: only those it gives, so that the function
+    applies its own defaults. pydantic.ValidationError when the body does not fit."""
+    checked = model.model_validate_json(body or b"{}", strict=True)
+    return _given(model, checked)
+
+
+def _given(model: Any, checked: Any) -> dict[str, object]:
+    fields = model.model_fields
+    return {
+        fields[attribute].alias or attribute: getattr(checked, attribute)
+        for attribute in fields
+        if attribute in checked.model_fields_set
+    }
+
+
+def cases_of(model: Any, body: bytes, limit: int) -> list[dict[str, object]]:
+    """The arguments of each case of a batch body (a JSON array of them); BatchTooLarge for
+    more than `limit` cases, pydantic.ValidationError when a case does not fit."""
+    pydantic = _require("pydantic", "for the web API")
+    import typing
+
+    many = pydantic.TypeAdapter(typing.Annotated[list[model], pydantic.Field(max_length=limit)])
+    try:
+        cases = many.validate_json(body or b"[]", strict=True)
+    except pydantic.ValidationError as exc:
+        if any(error["type"] == "too_long" and not error["loc"] for error in exc.errors()):
+            raise BatchTooLarge(
+                f"at most {limit} cases per request; send the rest in other requests"
+            ) from None
+        raise
+    return [_given(model, case) for case in cases]
+
+
+def component_schemas(models: Iterable[Any]) -> dict[str, Any]:
+    """The OpenAPI component schemas of request models and of the types they use."""
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
