@@ -16,6 +16,12 @@ A folder of artifacts with its manifest.json (`train()` writes it, `load()` and 
     load_artifacts(folder, *, package, notebook_hash) -> {name: value}, checked before loading
     read_manifest(folder) -> manifest
 
+A package's command line reads options and reports failures in the notebook's terms:
+    parse_text(text, kind, item) -> value   a Python literal or JSON, else the text; ValueError
+                                            when it is not the kind of container asked for
+    stdout_to_stderr()                      while it holds, what is printed goes to stderr
+    failure_cell(error, pipeline, outside) -> the notebook cell of a traceback, from `# cell N`
+
 Orchestrators (Airflow, Dagster, Prefect) pass step values through a store:
     Store(url).save_step(run_id, step, values) -> {name: url}; .load({name: url}) -> values
     Store(url).write_result(run_id, value) -> url; .read_result(run_id) -> JSON value
@@ -55,8 +61,9 @@ import re
 import shutil
 import sys
 import warnings
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
+from types import CodeType
 from typing import IO, Any, TypeVar
 
 MANIFEST = "manifest.json"
@@ -67,6 +74,7 @@ _RESERVED = frozenset({"format", "package", "notebook_sha256", "created", "pytho
 _RESERVED |= {"distributions", "artifacts"}
 _CHUNK = 1 << 20
 _T = TypeVar("_T")
+_Values = Mapping[str, object]
 
 
 class ArtifactError(Exception):
@@ -122,7 +130,8 @@ _NOT_THEIRS = object()  # the value is not of this library's types
 def _from_pandas(pandas: Any, value: object) -> Any:
     if isinstance(value, pandas.DataFrame):
         return json_value(value.to_dict(orient="records"))
-    if isinstance(value, pandas.Series | pandas.Index | pandas.api.extensions.ExtensionArray):
+    listed = pandas.Series | pandas.Index | pandas.api.extensions.ExtensionArray
+    if isinstance(value, listed):
         return json_value(value.tolist())
     if value is pandas.NA or value is pandas.NaT:  # NaT has an isoformat(): "NaT"
         return None
@@ -156,7 +165,8 @@ def _from_builtin(value: object) -> Any:
         return [json_value(item) for item in value]
     if isinstance(value, datetime.timedelta):  # pandas.Timedelta too
         return value.total_seconds()
-    if isinstance(value, datetime.date | datetime.time):  # datetime and pandas.Timestamp too
+    # datetime and pandas.Timestamp are dates too
+    if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     return repr(value)
 
@@ -182,6 +192,104 @@ def dumps(value: object) -> str:
     return json.dumps(json_value(value), allow_nan=False)
 
 
+# --- command lines ---------------------------------------------------------------------------
+
+
+def parse_text(text: str, kind: type | None = None, item: type | None = None) -> Any:
+    """A value as users type it: a Python literal or JSON (`{'a': 1}`, `[1, 2]`), else the text.
+
+    With `kind` (list, tuple, set or dict) the value must be one, with items of type `item`
+    when that is given (an int will do for a float); a list, tuple or set becomes `kind`.
+    ValueError otherwise, saying what was expected.
+    """
+    value: Any = _literal_or_json(text)
+    if kind is None:
+        return value
+    if kind is not dict and isinstance(value, list | tuple | set):
+        value = kind(value)
+    if isinstance(value, kind) and _holds_only(value, item):
+        return value
+    wanted = kind.__name__ + (f" of {item.__name__}" if item is not None else "")
+    raise ValueError(f"{text!r} is not a {wanted}; give it as JSON or a Python literal")
+
+
+def _literal_or_json(text: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _holds_only(values: Any, item: type | None) -> bool:
+    return item is None or all(_is_a(value, item) for value in values)
+
+
+def _is_a(value: object, kind: type) -> bool:
+    """Whether an item has the type asked for; a bool is no number, an int will do for a float."""
+    if isinstance(value, bool) or kind is bool:
+        return isinstance(value, bool) and kind is bool
+    return isinstance(value, int | float) if kind is float else isinstance(value, kind)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """While it holds, what is printed goes to stderr, so that stdout holds only a result:
+    Python's prints, and what extensions and subprocesses write to file descriptor 1."""
+    sys.stdout.flush()
+    saved = _descriptor_to_stderr()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _descriptor_to_stderr() -> int | None:
+    """Point descriptor 1 at stderr's when sys.stdout writes to it; a copy of the old one."""
+    try:
+        if sys.stdout.fileno() != 1:
+            return None
+        saved = os.dup(1)
+        os.dup2(sys.stderr.fileno(), 1)
+        return saved
+    except (OSError, ValueError):  # no descriptors: stdout replaced, as test runners do
+        return None
+
+
+def failure_cell(
+    error: BaseException, pipeline: str, outside: Iterable[CodeType] = ()
+) -> int | None:
+    """The notebook cell a failure happened in, or None: the `# cell N` marker nearest above
+    the innermost line of the file `pipeline` that the traceback passes through, leaving out
+    the functions `outside` (those that chain the steps, which are in no cell)."""
+    import linecache
+
+    skipped = tuple(outside)
+    line = None
+    trace = error.__traceback__
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        if code.co_filename == pipeline and all(code is not s for s in skipped):
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    if line is None:
+        return None
+    for text in reversed(linecache.getlines(pipeline)[:line]):
+        words = text.split()
+        if len(words) == 3 and words[:2] == ["#", "cell"] and words[2].isdigit():
+            return int(words[2])
+    return None
+
+
 # --- one value in a file ---------------------------------------------------------------------
 
 
@@ -203,7 +311,8 @@ class Artifact:
     def from_json(cls, where: str, name: str, entry: object) -> Artifact:
         """A manifest entry read back; ArtifactError when it is malformed or leaves its folder."""
         if isinstance(entry, dict):
-            file, sha256, size = entry.get("file"), entry.get("sha256"), entry.get("size")
+            file, sha256 = entry.get("file"), entry.get("sha256")
+            size = entry.get("size")
             kind, serializer = entry.get("type"), entry.get("serializer")
             if (
                 _bare_file_name(file)
@@ -215,7 +324,8 @@ class Artifact:
                 and serializer in _SUFFIXES
             ):
                 return cls(str(file), sha256, kind, size, str(serializer))
-        raise ArtifactError(f"{where}: the entry of `{name}` is malformed; save again", name=name)
+        message = f"{where}: the entry of `{name}` is malformed; save again"
+        raise ArtifactError(message, name=name)
 
 
 def _bare_file_name(file: object) -> bool:
@@ -236,13 +346,15 @@ class _Hashing:
         self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        size = memoryview(data).nbytes  # pickle hands large payloads over as memoryviews
+        # pickle hands large payloads over as memoryviews
+        size = memoryview(data).nbytes
         self.digest.update(data)
         self.size += size
         self._file.write(data)
         return size
 
-    def tell(self) -> int:  # joblib aligns arrays by it; the file is written from its start
+    # joblib aligns arrays by it; the file is written from its start
+    def tell(self) -> int:
         return self.size
 
 
@@ -266,7 +378,8 @@ def _plain_json(value: object) -> bytes | None:
     try:
         if _json_exact(value):
             return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
-    except (RecursionError, ValueError):  # a cycle, a huge int, a lone surrogate: not plain
+    # a cycle, a huge int, a lone surrogate: not plain
+    except (RecursionError, ValueError):
         pass
     return None
 
@@ -319,7 +432,8 @@ class _Plan:
         hashing = _Hashing(out)
         try:
             self.writer(hashing)
-        except Exception as exc:  # pickling raises whatever the object's own methods raise
+        # pickling raises whatever the object's own methods raise
+        except Exception as exc:
             message = f"cannot save `{self.name}`: {_reason(exc)}"
             raise ArtifactError(message, name=self.name) from exc
         kind = f"{type(self.value).__module__}.{type(self.value).__qualname__}"
@@ -335,10 +449,12 @@ def _reason(exc: BaseException) -> str:
 
 def _file_name(name: str, serializer: str, taken: set[str]) -> str:
     """`<name><suffix>`, unique in its folder even where file names ignore case."""
-    if not name.isidentifier():  # values are notebook names; anything else could leave the folder
+    # values are notebook names; anything else could leave the folder
+    if not name.isidentifier():
         raise ValueError(f"not a Python name: {name!r}")
     stem, suffix, number = name, _SUFFIXES[serializer], 1
-    while f"{stem}{suffix}".lower() in taken:  # `manifest` as JSON, `Model` beside `model`
+    # `manifest` as JSON, `Model` beside `model`
+    while f"{stem}{suffix}".lower() in taken:
         number += 1
         stem = f"{name}-{number}"
     taken.add(f"{stem}{suffix}".lower())
@@ -352,7 +468,8 @@ def _check(where: str, artifact: Artifact, file: IO[bytes]) -> None:
         digest.update(chunk)
         size += len(chunk)
     if size != artifact.size or digest.hexdigest() != artifact.sha256:
-        raise ArtifactError(f"{where}: sha256 mismatch; the file changed since it was saved")
+        changed = "sha256 mismatch; the file changed since it was saved"
+        raise ArtifactError(f"{where}: {changed}")
 
 
 def _decode(where: str, artifact: Artifact, file: IO[bytes]) -> object:
@@ -366,7 +483,8 @@ def _decode(where: str, artifact: Artifact, file: IO[bytes]) -> object:
     except ArtifactError:
         raise
     except Exception as exc:  # a class that moved, a module not installed
-        raise ArtifactError(f"{where}: cannot load {artifact.type}: {_reason(exc)}") from exc
+        message = f"{where}: cannot load {artifact.type}: {_reason(exc)}"
+        raise ArtifactError(message) from exc
 
 
 def save_value(folder: str | os.PathLike[str], name: str, value: object) -> Artifact:
@@ -429,7 +547,8 @@ def save_artifacts(
     _check_replaceable(target)
     clash = _RESERVED & set(fields or {})
     if clash:
-        raise ValueError(f"manifest fields reserved for the runtime: {', '.join(sorted(clash))}")
+        reserved = ", ".join(sorted(clash))
+        raise ValueError(f"manifest fields reserved for the runtime: {reserved}")
     staging = target.with_name(f".{target.name}.new-{os.urandom(6).hex()}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -443,9 +562,10 @@ def save_artifacts(
             "created": _now(),
             "python": ".".join(str(part) for part in sys.version_info[:3]),
             "distributions": {name: _installed(name) for name in distributions},
-            "artifacts": {name: artifact.to_json() for name, artifact in artifacts.items()},
+            "artifacts": {name: entry.to_json() for name, entry in artifacts.items()},
         }
-        _write_synced(staging / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        text = json.dumps(manifest, indent=2) + "\n"
+        _write_synced(staging / MANIFEST, text.encode())
         _sync_folder(staging)
         _swap_in(staging, target)
     except OSError as exc:
@@ -476,9 +596,8 @@ def _check_replaceable(target: Path) -> None:
 
 def _save_all(folder: Path, values: Mapping[str, object]) -> dict[str, Artifact]:
     taken = {MANIFEST}
-    return {
-        name: _save_file(folder, _Plan.of(name, value, taken)) for name, value in values.items()
-    }
+    plans = [_Plan.of(name, value, taken) for name, value in values.items()]
+    return {plan.name: _save_file(folder, plan) for plan in plans}
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -522,10 +641,12 @@ def _exchange(new: Path, old: Path) -> bool:
         import ctypes
 
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError, TypeError):  # not Linux: no such call, or no libc by None
+    # not Linux: no such call, or no libc by None
+    except (OSError, AttributeError, TypeError):
         return False
     at_fdcwd, rename_exchange = -100, 2
-    done = renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(old), rename_exchange)
+    new_path, old_path = os.fsencode(new), os.fsencode(old)
+    done = renameat2(at_fdcwd, new_path, at_fdcwd, old_path, rename_exchange)
     if done == 0:
         _sync_folder(old.parent)
     return bool(done == 0)
@@ -567,13 +688,17 @@ def _parse_manifest(where: str, data: bytes) -> dict[str, Any]:
         manifest = json.loads(data)
     except ValueError as exc:
         raise ArtifactError(f"{where}: not valid JSON ({exc}); save again") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), dict):
-        raise ArtifactError(f"{where}: not a manifest (no artifacts); save again")
+    no_artifacts = f"{where}: not a manifest (no artifacts); save again"
+    if not isinstance(manifest, dict):
+        raise ArtifactError(no_artifacts)
+    if not isinstance(manifest.get("artifacts"), dict):
+        raise ArtifactError(no_artifacts)
     version = manifest.get("format")
     if not isinstance(version, int):
         raise ArtifactError(f"{where}: not a manifest (no format); save again")
     if version > FORMAT:
-        raise ArtifactError(f"{where}: manifest format {version} is newer than this runtime's")
+        newer = f"manifest format {version} is newer than this runtime's"
+        raise ArtifactError(f"{where}: {newer}")
     _records(where, manifest)  # every entry well formed before anyone relies on it
     return manifest
 
@@ -658,7 +783,7 @@ class Store:
         self.fs, root = self._fsspec.core.url_to_fs(url, **storage_options)
         self.root = str(root).rstrip("/")
 
-    def save_step(self, run_id: str, step: str, values: Mapping[str, object]) -> dict[str, str]:
+    def save_step(self, run_id: str, step: str, values: _Values) -> dict[str, str]:
         """Save a step's values with their manifest; the URL of each value's file."""
         if not step.isidentifier():
             raise ValueError(f"not a step name: {step!r}")
@@ -666,12 +791,14 @@ class Store:
         self.fs.makedirs(folder, exist_ok=True)
         taken = {MANIFEST}
         plans = [_Plan.of(name, value, taken) for name, value in values.items()]
-        artifacts = {plan.name: self._put(f"{folder}/{plan.file}", plan.write) for plan in plans}
+        artifacts: dict[str, Artifact] = {}
+        for plan in plans:
+            artifacts[plan.name] = self._put(f"{folder}/{plan.file}", plan.write)
         manifest = {
             "format": FORMAT,
             "run_id": run_id,
             "step": step,
-            "artifacts": {name: artifact.to_json() for name, artifact in artifacts.items()},
+            "artifacts": {name: entry.to_json() for name, entry in artifacts.items()},
         }
         data = (json.dumps(manifest, indent=2) + "\n").encode()
         self._put(f"{folder}/{MANIFEST}", lambda out: out.write(data))
@@ -716,7 +843,8 @@ class Store:
 
     def read_result(self, run_id: str) -> Any:
         """The JSON value write_result wrote for this run."""
-        with self.fs.open(f"{self.root}/{path_component(run_id)}/result.json", "rb") as file:
+        path = f"{self.root}/{path_component(run_id)}/result.json"
+        with self.fs.open(path, "rb") as file:
             return json.loads(file.read())
 
     def _put(self, path: str, write: Callable[[IO[bytes]], _T]) -> _T:
@@ -731,7 +859,8 @@ class Store:
                 result = write(out)
             self.fs.mv(temporary, path)
         except BaseException:
-            with contextlib.suppress(Exception):  # the original error matters, not this one
+            # the original error matters, not this one
+            with contextlib.suppress(Exception):
                 self.fs.rm(temporary)
             raise
         return result
@@ -763,7 +892,8 @@ class StepSpec:
     def __post_init__(self) -> None:
         stray = set(self.changed_in_place) - set(self.inputs)
         if stray:
-            raise ValueError(f"step {self.name}: changed in place but not inputs: {sorted(stray)}")
+            message = f"changed in place but not inputs: {sorted(stray)}"
+            raise ValueError(f"step {self.name}: {message}")
 
     @property
     def returned(self) -> tuple[str, ...]:
@@ -800,7 +930,8 @@ def run_step(
     if missing:
         raise _step_error(spec, f": no stored value for {', '.join(missing)}")
     values = store.load({name: input_paths[name] for name in spec.inputs})
-    returned = _named(spec, _call(function, spec, [values[name] for name in spec.inputs]))
+    arguments = [values[name] for name in spec.inputs]
+    returned = _named(spec, _call(function, spec, arguments))
     # A value changed in place is handed on as it is now; an output of the same name wins.
     handed = {name: values[name] for name in spec.changed_in_place} | returned
     if spec.result is not None and spec.result not in spec.outputs:
@@ -809,16 +940,18 @@ def run_step(
         paths = store.save_step(run_id, spec.name, handed)
     except ArtifactError as exc:
         raise ArtifactError(f"{spec.where}: {exc}", name=exc.name) from exc
-    if spec.result is not None:  # last, so that result.json marks a run whose steps all ended
+    # last, so that result.json marks a run whose steps all ended
+    if spec.result is not None:
         store.write_result(run_id, returned[spec.result])
     return paths
 
 
-def _call(function: Callable[..., Any], spec: StepSpec, arguments: list[object]) -> object:
+def _call(function: Callable[..., Any], spec: StepSpec, args: list[object]) -> object:
     """Call the step function; StepError naming the step and its cells when it raises."""
     try:
-        value = function(*arguments)
-        if isinstance(value, Coroutine):  # an `async def` step, as top-level await makes
+        value = function(*args)
+        # an `async def` step, as top-level await makes
+        if isinstance(value, Coroutine):
             import asyncio
 
             value = asyncio.run(value)
@@ -835,7 +968,9 @@ def _named(spec: StepSpec, value: object) -> dict[str, object]:
     if len(names) == 1:
         return {names[0]: value}
     if not isinstance(value, tuple) or len(value) != len(names):
-        got = f"{len(value)} values" if isinstance(value, tuple) else type(value).__name__
+        got = type(value).__name__
+        if isinstance(value, tuple):
+            got = f"{len(value)} values"
         raise _step_error(
             spec, f": returned {got}, not a tuple of {len(names)}: {', '.join(names)}"
         )
@@ -928,7 +1063,11 @@ def file_size(size: int) -> str:
 
 
 def load_trained(
-    folder: str | os.PathLike[str], *, package: str, notebook_hash: str, names: Iterable[str]
+    folder: str | os.PathLike[str],
+    *,
+    package: str,
+    notebook_hash: str,
+    names: Iterable[str],
 ) -> tuple[dict[str, object], dict[str, Any]]:
     """The artifacts train() saved and their manifest, for load() and the web API.
 
@@ -946,7 +1085,8 @@ def load_trained(
             f"functions read {', '.join(wanted) or 'nothing'}; train again"
         )
     values = load_artifacts(folder, package=package, notebook_hash=notebook_hash)
-    if read_manifest(folder)["artifacts"] != manifest["artifacts"] or sorted(values) != wanted:
+    changed = read_manifest(folder)["artifacts"] != manifest["artifacts"]
+    if changed or sorted(values) != wanted:
         raise ArtifactError(f"{where}: changed while it was being loaded; load again")
     return values, manifest
 
@@ -960,7 +1100,7 @@ def call_by_name(function: Callable[..., _T], arguments: Mapping[str, object]) -
     return function(*bound.args, **bound.kwargs)
 
 
-def bind_by_name(function: Callable[..., object], arguments: Mapping[str, object]) -> Any:
+def bind_by_name(function: Callable[..., object], arguments: _Values) -> Any:
     """The `inspect.BoundArguments` of a call by name (positional-only ones passed in place);
     TypeError naming a missing or unknown argument."""
     import inspect
@@ -972,14 +1112,27 @@ def bind_by_name(function: Callable[..., object], arguments: Mapping[str, object
         raise TypeError(f"unknown argument {', '.join(unknown)}; it takes {listed}")
     only = inspect.Parameter.POSITIONAL_ONLY
     kinds = {name: parameter.kind for name, parameter in signature.parameters.items()}
-    positional = [
-        arguments[name] for name, kind in kinds.items() if kind is only and name in arguments
-    ]
-    keywords = {name: value for name, value in arguments.items() if kinds[name] is not only}
+    first = [name for name, kind in kinds.items() if kind is only and name in arguments]
+    positional = [arguments[name] for name in first]
+    keywords = {name: value for name, value in arguments.items() if name not in first}
     try:
         return signature.bind(*positional, **keywords)
     except TypeError as exc:  # "missing a required argument: 'listing'"
         raise TypeError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def stdout_kept() -> Iterator[IO[str]]:
+    """stdout as it is now, for results, also while prints go to stderr: a stream on a copy of
+    its file descriptor, or the stream itself when it has none (a test runner's)."""
+    sys.stdout.flush()
+    try:
+        descriptor = os.dup(sys.stdout.fileno())
+    except (OSError, ValueError):  # no descriptor: stdout replaced, as test runners do
+        yield sys.stdout
+        return
+    with open(descriptor, "w", encoding="utf-8", closefd=True) as stream:
+        yield stream
 
 
 class LineError(Exception):
@@ -991,7 +1144,9 @@ class LineError(Exception):
 
 
 def score_lines(
-    function: Callable[..., object], lines: Iterable[str], write: Callable[[str], object]
+    function: Callable[..., object],
+    lines: Iterable[str],
+    write: Callable[[str], object],
 ) -> int:
     """Score JSON lines: each line a JSON object of `function`'s arguments by name, each
     result written as one line of JSON. Blank lines are skipped. The number of results.
@@ -1009,7 +1164,8 @@ def score_lines(
         except ValueError as exc:
             raise LineError(f"not JSON ({exc})", line=number) from None
         if not isinstance(arguments, dict):
-            raise LineError(f"not a JSON object of {name}'s arguments by name", line=number)
+            what = f"not a JSON object of {name}'s arguments by name"
+            raise LineError(what, line=number)
         try:
             bound = bind_by_name(function, arguments)
         except TypeError as exc:
@@ -1017,7 +1173,8 @@ def score_lines(
         try:
             result = function(*bound.args, **bound.kwargs)
         except Exception as exc:
-            raise LineError(f"{name} raised {type(exc).__name__}: {exc}", line=number) from exc
+            what = f"{name} raised {type(exc).__name__}: {exc}"
+            raise LineError(what, line=number) from exc
         write(dumps(result))
         count += 1
     return count
@@ -1046,12 +1203,14 @@ def request_model(name: str, function: Callable[..., object]) -> Any:
     for index, parameter in enumerate(inspect.signature(function).parameters.values()):
         annotation = _checkable(hints.get(parameter.name, Any), {})
         default = ... if parameter.default is parameter.empty else parameter.default
-        attribute = parameter.name if _plain_field(pydantic, parameter.name) else f"field_{index}"
+        plain = _plain_field(pydantic, parameter.name)
+        attribute = parameter.name if plain else f"field_{index}"
         alias = {} if attribute == parameter.name else {"alias": parameter.name}
         fields[attribute] = (annotation, pydantic.Field(default, **alias))
     config = pydantic.ConfigDict(extra="forbid", strict=True, title=name)
     model = pydantic.create_model(name, __config__=config, **fields)
-    model.__doc__ = f"The arguments of {getattr(function, '__name__', name)}(), by name."
+    called = getattr(function, "__name__", name)
+    model.__doc__ = f"The arguments of {called}(), by name."
     return model
 
 
@@ -1060,18 +1219,20 @@ def _hints(function: Callable[..., object]) -> dict[str, Any]:
 
     try:
         return typing.get_type_hints(function)
-    except Exception:  # an annotation naming what the module cannot see: take it as any JSON
+    except Exception:  # an annotation the module cannot resolve: any JSON, then
         return {}
 
 
 def _plain_field(pydantic: Any, name: str) -> bool:
     """Whether a name can be a pydantic field as it is (`_x`, `model_x`, `json` cannot)."""
-    return not name.startswith(("_", "model_")) and not hasattr(pydantic.BaseModel, name)
+    reserved = name.startswith(("_", "model_"))
+    return not reserved and not hasattr(pydantic.BaseModel, name)
 
 
 def _checkable(annotation: Any, made: dict[Any, Any]) -> Any:
     """An annotation pydantic can check: `typing.TypedDict` classes (which it refuses before
-    Python 3.12) rebuilt as `typing_extensions` ones, inside containers and unions too."""
+    Python 3.12) rebuilt as `typing_extensions` ones, inside containers and unions too.
+    """
     import types
     import typing
 
@@ -1084,7 +1245,8 @@ def _checkable(annotation: Any, made: dict[Any, Any]) -> Any:
     if origin is None or not arguments or origin is typing.Literal:
         return annotation
     if origin is typing.Annotated:
-        return typing.Annotated[(_checkable(arguments[0], made), *annotation.__metadata__)]
+        inner = _checkable(arguments[0], made)
+        return typing.Annotated[(inner, *annotation.__metadata__)]
     checked = tuple(_checkable(argument, made) for argument in arguments)
     if origin in (typing.Union, types.UnionType):
         import functools
@@ -1103,9 +1265,11 @@ def _typed_dict(extensions: Any, annotation: Any, made: dict[Any, Any]) -> Any:
     hints = typing.get_type_hints(annotation)
     required = getattr(annotation, "__required_keys__", frozenset(hints))
     keys = {
-        key: _checkable(kind, made)
-        if key in required
-        else extensions.NotRequired[_checkable(kind, made)]
+        key: (
+            _checkable(kind, made)
+            if key in required
+            else extensions.NotRequired[_checkable(kind, made)]
+        )
         for key, kind in hints.items()
     }
     rebuilt = extensions.TypedDict(annotation.__name__, keys)
@@ -1136,11 +1300,13 @@ def cases_of(model: Any, body: bytes, limit: int) -> list[dict[str, object]]:
     pydantic = _require("pydantic", "for the web API")
     import typing
 
-    many = pydantic.TypeAdapter(typing.Annotated[list[model], pydantic.Field(max_length=limit)])
+    bounded = pydantic.Field(max_length=limit)
+    many = pydantic.TypeAdapter(typing.Annotated[list[model], bounded])
     try:
         cases = many.validate_json(body or b"[]", strict=True)
     except pydantic.ValidationError as exc:
-        if any(error["type"] == "too_long" and not error["loc"] for error in exc.errors()):
+        errors = exc.errors()
+        if any(e["type"] == "too_long" and not e["loc"] for e in errors):
             raise BatchTooLarge(
                 f"at most {limit} cases per request; send the rest in other requests"
             ) from None

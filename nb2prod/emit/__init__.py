@@ -1,7 +1,7 @@
 """The emit layer: one small module per generated file, each a pure function of the plan.
 
 It may import the lift, analysis and notebook layers and the base modules; what the generated
-packages share at run time is `nb2prod/runtime.py`, shipped as it is.
+packages share at run time is `nb2prod/runtime.py`, shipped as it is (`shipped_files`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,17 @@ class Target:
     notebook_dir_from_tests: str  # the notebook's folder relative to the generated tests/
     api: bool = False
     versions: tuple[tuple[str, str], ...] = ()  # (normalised distribution, lower bound)
+    api_parameters: tuple[str, ...] = ()  # path parameters the web API may take
     nb2prod_version: str = ""  # of the nb2prod that builds it, which train() records
 
     @property
     def distribution(self) -> str:
         return self.package.replace("_", "-")
+
+    def flags(self) -> tuple[str, ...]:
+        """The command-line options of this build that shape the package's files, as written."""
+        flags = ["--api"] if self.api else []
+        return (*flags, *(f"--api-parameter {name}" for name in sorted(self.api_parameters)))
 
 
 def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None) -> dict[str, str]:
@@ -54,3 +60,10 @@ def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None
 
         files[f"{pkg}/api.py"] = api.render(plan, target)
     return files
+
+
+def shipped_files(target: Target) -> dict[str, str]:
+    """The files a package ships as they are, already formatted: nb2prod's runtime module."""
+    from nb2prod.emit import runtime_file
+
+    return {f"{target.package}/{runtime_file.MODULE}": runtime_file.render()}
