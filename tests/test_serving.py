@@ -33,13 +33,6 @@ HARBOUR = {
 SUBURBS = {**HARBOUR, "neighbourhood": "suburbs", "bedrooms": 4, "price": 310.0}
 
 
-def ship_runtime(project: Path) -> None:
-    """Until every package ships nb2prod's runtime module, put it in place."""
-    package = project / project.name
-    if not (package / "runtime.py").exists():
-        shutil.copy(ROOT / "nb2prod" / "runtime.py", package / "runtime.py")
-
-
 def fresh(project: Path, code: str, cwd: Path | None = None) -> Any:
     """Run `code` in a new Python process that imports the generated project; the JSON value
     its last line prints."""
@@ -77,7 +70,6 @@ def listings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     out = tmp_path_factory.mktemp("listings")
     assert build(EXAMPLE, out).status is Status.WRITTEN
     project = out / "listings_deploy"
-    ship_runtime(project)
     artifacts = out / "artifacts"
     fresh(
         project,
@@ -265,7 +257,6 @@ SMALL = [
 def small(tmp_path: Path) -> Path:
     notebook = write_notebook(tmp_path / "small_deploy.ipynb", SMALL)
     assert build(notebook, tmp_path / "out").status is Status.WRITTEN
-    ship_runtime(tmp_path / "out" / "small_deploy")
     return tmp_path / "out" / "small_deploy"
 
 
@@ -322,3 +313,43 @@ def test_train_reports_sizes_and_warns_about_large_artifacts(small: Path, tmp_pa
     assert [line.split(":")[0] for line in lines] == ["saved counter", "saved hook"]
     assert lines[0].endswith("counter.joblib (" + lines[0].rsplit("(", 1)[1])
     assert any("`counter` takes" in warning for warning in large), large
+
+
+GENERATED = ROOT / "fixtures" / "serving" / "input.ipynb"
+
+
+def test_the_generated_tests_check_the_service_against_the_notebook(tmp_path: Path) -> None:
+    """One train() per session, a test per literal call of a serving function (with the text
+    the cell showed), and the API's tests; a factory that strays from the notebook fails them."""
+    from conftest import run_generated_tests
+
+    assert build(GENERATED, tmp_path, name="serving", api=True).status is Status.WRITTEN
+    project = tmp_path / "serving"
+    listed = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "--co", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    for name in [
+        "test_train_saves_what_the_serving_functions_read",
+        "test_served_score_cell_11_1",
+        "test_served_flag_cell_12_2",
+        "test_served_score_cell_14_3",
+        "test_api_score_answers_as_the_service",
+        "test_api_score_batch_has_a_limit",
+        "test_api_flag_refuses_unknown_arguments",
+        "test_api_health_names_the_trained_model",
+    ]:
+        assert f"::{name}" in listed, listed
+    done = run_generated_tests(project)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pipeline = project / "serving" / "pipeline.py"
+    text = pipeline.read_text()
+    factory = text.index("def serving(")
+    strayed = text[:factory] + text[factory:].replace("weight * sum", "(weight + 1) * sum", 1)
+    pipeline.write_text(strayed)
+    done = run_generated_tests(project)
+    assert done.returncode == 1
+    assert "FAILED tests/test_serving.py::test_served_score_cell_11_1" in done.stdout
