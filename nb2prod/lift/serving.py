@@ -238,7 +238,8 @@ def _kind(statement: cst.BaseStatement) -> str:
         return f"`async def {statement.name.value}` (call it from a plain def)"
     if isinstance(statement, cst.ClassDef):
         return f"class `{statement.name.value}`"
-    return f"`{one_line_code(statement)}`"
+    bare = statement.with_changes(leading_lines=())  # the comments above it are no code
+    return f"`{one_line_code(bare)}`"
 
 
 def one_line_code(node: cst.CSTNode, limit: int = 60) -> str:
