@@ -254,3 +254,23 @@ def test_unusable_artifacts_stop_the_start_in_one_line(
         "tampered": f"listings_deploy.api: cannot start: {folder.as_posix()}/model.joblib: sha256 mismatch",
     }[damage]
     assert errors.strip().splitlines()[-1].startswith(expected), errors
+
+
+@pytest.mark.slow
+def test_the_demo_starts_the_api_asks_once_and_stops_it(listings: tuple[Path, Path]) -> None:
+    """examples/serve_once.py, the last step of `make demo`."""
+    project, artifacts = listings
+    body = json.dumps({"listing": HARBOUR})
+    script = ROOT / "examples" / "serve_once.py"
+    done = subprocess.run(
+        [sys.executable, str(script), str(project), str(artifacts), "/predict", body],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    health, answer, stopped = done.stdout.splitlines()
+    assert health.startswith("GET http://127.0.0.1:") and " -> 200 {" in health
+    assert answer.endswith(f"{body} -> 200 0.9461708512303696")
+    assert stopped.startswith("stopped the server on http://127.0.0.1:")
