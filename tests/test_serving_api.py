@@ -274,3 +274,53 @@ def test_the_demo_starts_the_api_asks_once_and_stops_it(listings: tuple[Path, Pa
     assert health.startswith("GET http://127.0.0.1:") and " -> 200 {" in health
     assert answer.endswith(f"{body} -> 200 0.9461708512303696")
     assert stopped.startswith("stopped the server on http://127.0.0.1:")
+
+
+ODDS = [
+    "parameters: k = 2.0",
+    "deploy: import dataclasses\n\n\n@dataclasses.dataclass\nclass Point:\n    x: float\n    y: float",
+    "deploy: scale = k * 2",
+    "serve: def ratio(x: float) -> float:\n    return scale / x\n\n\n"
+    "def echo(value, point: Point | None = None, tags: tuple[str, ...] = ()):\n"
+    "    return {'value': value, 'norm': None if point is None else point.x + point.y,"
+    " 'tags': list(tags)}",
+]
+
+
+@pytest.fixture(scope="module")
+def odds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from fastapi.testclient import TestClient
+
+    from notebooks import write_notebook
+
+    folder = tmp_path_factory.mktemp("odds")
+    notebook = write_notebook(folder / "odds_deploy.ipynb", ODDS)
+    assert build(notebook, folder / "out", api=True).status is Status.WRITTEN
+    project = folder / "out" / "odds_deploy"
+    train(project, folder / "artifacts", project)
+    with app_of(project, folder / "artifacts") as app:
+        yield TestClient(app, raise_server_exceptions=False)
+
+
+def test_an_exception_in_the_function_answers_500(odds: Any) -> None:
+    assert odds.post("/ratio", json={"x": 2}).json() == 2.0  # an int does for a float
+    failed = odds.post("/ratio", json={"x": 0})
+    assert failed.status_code == 500
+    assert failed.json() == {"error": "ZeroDivisionError: float division by zero"}
+    assert odds.post("/ratio/batch", json=[{"x": 1}, {"x": 0}]).status_code == 500
+
+
+def test_dataclasses_tuples_and_unannotated_arguments(odds: Any) -> None:
+    body = {"value": [{"any": "json"}], "point": {"x": 1, "y": 2.5}, "tags": ["a", "b"]}
+    assert odds.post("/echo", json=body).json() == {
+        "value": [{"any": "json"}],
+        "norm": 3.5,
+        "tags": ["a", "b"],
+    }
+    assert odds.post("/echo", json={"value": None}).json() == {
+        "value": None,
+        "norm": None,
+        "tags": [],
+    }
+    assert odds.post("/echo", json={"value": 1, "point": {"x": 1}}).status_code == 422
+    assert odds.post("/echo", json={"value": 1, "tags": [1]}).status_code == 422
