@@ -353,3 +353,28 @@ def test_the_generated_tests_check_the_service_against_the_notebook(tmp_path: Pa
     done = run_generated_tests(project)
     assert done.returncode == 1
     assert "FAILED tests/test_serving.py::test_served_score_cell_11_1" in done.stdout
+
+
+def test_a_pipeline_with_top_level_await_trains_on_one_event_loop(tmp_path: Path) -> None:
+    notebook = write_notebook(
+        tmp_path / "await_deploy.ipynb",
+        [
+            "parameters: n = 3",
+            "deploy: import asyncio\n\n\nasync def fetch(x):\n    await asyncio.sleep(0)\n"
+            "    return x * 2",
+            "deploy: table = {i: await fetch(i) for i in range(n)}",
+            "serve: def lookup(key: int) -> int:\n    return table.get(key, -1)",
+            "deploy: len(table)",
+        ],
+    )
+    assert build(notebook, tmp_path / "out").status is Status.WRITTEN
+    project = tmp_path / "out" / "await_deploy"
+    folder = str(tmp_path / "a")
+    code = f"import await_deploy; await_deploy.train({folder!r}, n=5)\nprint(1)"
+    fresh(project, code)
+    served = fresh(
+        project,
+        f"import await_deploy\nservice = await_deploy.load({folder!r})\n"
+        "print([service.lookup(4), service.lookup(9)])",
+    )
+    assert served == [8, -1]

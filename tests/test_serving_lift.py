@@ -186,6 +186,27 @@ REFUSED = [
         id="deleted later",
     ),
     pytest.param(
+        [
+            "parameters: factor = 2",
+            "deploy: class Scaler:\n    def scale(self, x):\n        return x * factor\n\n\n"
+            "scaler = Scaler()",
+            "serve: def f(x):\n    return scaler.scale(x)",
+        ],
+        (2, None),
+        "`scaler`, which a serving function reads, holds an object of class `Scaler`, which "
+        "reads `factor` and so is defined inside a step",
+        id="an object of a class inside a step",
+    ),
+    pytest.param(
+        [
+            "deploy: k = len('ab')\n\n\ndef helper(x):\n    return x * k\n\n\nhook = helper",
+            "serve: def f(x):\n    return hook(x)",
+        ],
+        (1, None),
+        "`hook`, which a serving function reads, holds the function `helper`, which reads `k`",
+        id="a function inside a step",
+    ),
+    pytest.param(
         ["deploy: def load(path):\n    return path", "serve: def f(x):\n    return x"],
         (1, None),
         "`load` is defined at module level",

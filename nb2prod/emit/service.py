@@ -110,7 +110,7 @@ def _train(plan: Plan, serving: Serving, target: Target) -> str:
     listed = ", ".join(f"{a.name} ({a.origin})" for a in serving.artifacts) or "nothing"
     doc = docstring(
         f"Run the pipeline of {target.source} and save what its serving functions read.",
-        f"Saves {listed} as they are after the last deploy cell, one file each with "
+        f"Saves each as it is after the last deploy cell, {listed}, one file each with "
         f"manifest.json, into `{names.directory}`, which is replaced whole: a failed train "
         "leaves it as it was. Prints each artifact's size to stderr and warns above 100 MB. "
         "The parameters are run()'s. Returns the manifest.",
@@ -144,7 +144,8 @@ def _train(plan: Plan, serving: Serving, target: Target) -> str:
 def _async_train(
     plan: Plan, serving: Serving, signature: str, doc: str, lines: list[str], save: str
 ) -> str:
-    """With top-level await, the steps run on one event loop, as run() runs them."""
+    """With top-level await, the steps run on one event loop, as run() runs them (the module
+    imports asyncio for run() already)."""
     names = serving.names
     keywords = ", ".join(f"{p.name}={p.name}" for p in plan.parameters)
     inner = ", ".join(signature_part(p) for p in plan.parameters)
@@ -154,7 +155,7 @@ def _async_train(
     saving = "\n".join(f"    {line}" for line in save.split("\n"))
     unpack = f"    {values}{',' if len(serving.artifacts) == 1 else ''} = " if values else "    "
     return (
-        f"def train({signature}):\n    {doc}\n    import asyncio\n\n"
+        f"def train({signature}):\n    {doc}\n"
         f"{unpack}asyncio.run({names.chain}({keywords}))\n"
         f"    {_import_runtime(serving)}\n{saving}\n\n\n"
         f"async def {names.chain}({inner}):\n{chained}\n{returned}\n"

@@ -143,6 +143,7 @@ def analyse(
     artifacts = tuple(_artifact(name, statements) for name in artifacts_read)
     for artifact in artifacts:
         _check_kept(artifact, binders, reader.readers[artifact.name])
+        _check_importable(artifact, binders, module_level, parameters)
     notes = [
         *_table_warnings(artifacts, binders, statements, reader.readers),
         *_per_call_warnings(functions, binders, definitions, reader),
@@ -384,6 +385,39 @@ def _check_kept(artifact: Artifact, binders: dict[str, Statement], reader: State
         "deletes, so it has no value after the last deploy cell; keep it",
         cell=reader.cell,
     )
+
+
+def _check_importable(
+    artifact: Artifact, binders: dict[str, Statement], module_level: set[str], parameters: set[str]
+) -> None:
+    """An artifact made by a class (or that is a function) the notebook defines inside a step
+    cannot be pickled: a pickle names its class by where it is defined, and a step's locals are
+    nowhere another process can import them from."""
+    binder = binders.get(artifact.name)
+    if binder is None or binder.is_definition:
+        return
+    for value in _assigned(binder.node, artifact.name):
+        made = value.func if isinstance(value, cst.Call) else value
+        if not isinstance(made, cst.Name) or made.value in module_level:
+            continue
+        local = binders.get(made.value)
+        if local is None or not local.is_definition:
+            continue
+        reads = [n for n in local.flow.names_read if n in parameters or n in binders]
+        reads = [n for n in reads if n not in module_level and n != made.value]
+        kind = "class" if isinstance(local.node, cst.ClassDef) else "function"
+        held = (
+            f"an object of class `{made.value}`"
+            if isinstance(value, cst.Call)
+            else (f"the function `{made.value}`")
+        )
+        raise NotebookError(
+            f"`{artifact.name}`, which a serving function reads, holds {held}, which reads "
+            f"`{reads[0] if reads else '?'}` and so is defined inside a step, where no other "
+            f"process can import it from: train() could not save it. Make the {kind} read only "
+            "its arguments (pass the value in), so that it lives at module level",
+            cell=binder.cell,
+        )
 
 
 # --- warnings: the training table, reads on every call -----------------------------------
