@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := examples/churn_deploy.ipynb
+# The serving example: train once, score a batch of new listings, serve the model over HTTP.
+SERVE_DEMO := examples/listings_deploy.ipynb
+LISTING := {"listing": {"neighbourhood": "harbour", "bedrooms": 2, "bathrooms": 1, "price": 95.0, "distance_km": 1.2, "review_score": 4.7, "instant_book": true}}
 
 .PHONY: install demo test lint typecheck unit clean
 
@@ -21,6 +24,13 @@ demo: install
 	$(BIN)/nb2prod build $(DEMO) --out build
 	cd build/churn_deploy && ../../$(BIN)/python -m churn_deploy --n-customers 200
 	cd build/churn_deploy && ../../$(BIN)/python -m pytest -q
+	$(BIN)/nb2prod build $(SERVE_DEMO) --out build --api
+	cd build/listings_deploy && ../../$(BIN)/python -m listings_deploy train \
+		--artifacts artifacts --data-path ../../examples/data/2024-05-01_listings.csv > /dev/null
+	cd build/listings_deploy && ../../$(BIN)/python -m listings_deploy predict \
+		--artifacts artifacts ../../examples/data/2024-05-08_new_listings.jsonl
+	$(BIN)/python examples/serve_once.py build/listings_deploy build/listings_deploy/artifacts \
+		/predict '$(LISTING)'
 
 lint: install
 	$(BIN)/ruff check .

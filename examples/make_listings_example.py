@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import csv
 import io
+import json
 import math
 import random
 import sys
@@ -26,6 +27,7 @@ from notebooks import _PREFIX, write_notebook
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data" / "2024-05-01_listings.csv"
+NEW = HERE / "data" / "2024-05-08_new_listings.jsonl"
 NEIGHBOURHOODS = ("centre", "harbour", "old town", "university", "suburbs")
 COLUMNS = (
     "listing_id",
@@ -160,6 +162,26 @@ def write_data(path: Path, rows: int = 800, seed: int = 2024) -> None:
         writer.writerows(lines)
 
 
+def write_new_listings(path: Path, rows: int = 5, seed: int = 508) -> None:
+    """New listings as the booking page sends them, one JSON object of predict()'s arguments
+    per line: what `python -m listings_deploy predict` scores in `make demo`."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(rows):
+        bedrooms = rng.choice((1, 2, 2, 3, 4))
+        listing = {
+            "neighbourhood": rng.choice(NEIGHBOURHOODS),
+            "bedrooms": bedrooms,
+            "bathrooms": max(1, bedrooms - rng.choice((0, 1, 1, 2))),
+            "price": round(rng.lognormvariate(math.log(45 * bedrooms + 30), 0.35), 2),
+            "distance_km": round(rng.uniform(0.1, 12.0), 1),
+            "review_score": round(min(5.0, max(2.5, rng.gauss(4.3, 0.4))), 1),
+            "instant_book": rng.random() < 0.55,
+        }
+        lines.append(json.dumps({"listing": listing}) + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
+
+
 def recorded_outputs(cells: list[str], folder: Path) -> list[str | tuple[str, str]]:
     """Every cell, code cells with what Jupyter showed when they ran top to bottom."""
     from IPython.lib.pretty import pretty
@@ -195,4 +217,5 @@ def _run(code: str, namespace: dict[str, Any], folder: Path) -> object:
 
 if __name__ == "__main__":
     write_data(DATA)
+    write_new_listings(NEW)
     write_notebook(HERE / "listings_deploy.ipynb", recorded_outputs(CELLS, HERE))

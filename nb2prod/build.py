@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,7 +51,8 @@ class BuildResult:
     notebook: Path
     status: Status
     dest: Path | None = None
-    messages: tuple[str, ...] = ()
+    messages: tuple[str, ...] = ()  # errors and warnings
+    notes: tuple[str, ...] = ()  # what the build found, for the user who is not --quiet
 
     @property
     def ok(self) -> bool:
@@ -64,11 +65,12 @@ def build_notebook(path: Path, options: BuildOptions, run: RunOptions | None = N
     warnings: list[Diagnostic] = []
     try:
         files, dest = generate(path, options, warnings, run)
-        return _deliver(path, files, dest, run, render_all(path, warnings))
+        problems = render_all(path, [w for w in warnings if not w.note])
+        result = _deliver(path, files, dest, run, problems)
+        return replace(result, notes=render_all(path, [w for w in warnings if w.note]))
     except NotebookError as exc:
-        return BuildResult(
-            path, Status.FAILED, messages=render_all(path, [*warnings, exc.diagnostic])
-        )
+        failed = [*(w for w in warnings if not w.note), exc.diagnostic]
+        return BuildResult(path, Status.FAILED, messages=render_all(path, failed))
     except Exception as exc:  # a bug must not print a traceback or stop a folder build
         return BuildResult(path, Status.FAILED, messages=render_all(path, [_internal_error(exc)]))
 
@@ -172,6 +174,7 @@ def _collector_paused() -> Iterator[Callable[[], None]]:
 
 def package_target(path: Path, options: BuildOptions) -> tuple[Target, Path]:
     """What the package built from `path` is called and where it goes."""
+    from nb2prod import __version__
     from nb2prod.emit import Target
     from nb2prod.versions import lower_bounds
 
@@ -185,6 +188,7 @@ def package_target(path: Path, options: BuildOptions) -> tuple[Target, Path]:
         api=options.api,
         versions=lower_bounds(options.lower_bounds),
         api_parameters=options.api_parameters if options.api else (),
+        nb2prod_version=__version__,
     )
     return target, dest
 

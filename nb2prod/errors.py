@@ -12,7 +12,8 @@ class Diagnostic:
     """A message about a place in a notebook; `cell` and `line` count from 1.
 
     In a text notebook `file_line` is the same place as a line of the file, which is what an
-    editor jumps to; it is set where the notebook is known (`Notebook.placed`).
+    editor jumps to; it is set where the notebook is known (`Notebook.placed`). A warning
+    says what to look at; a note (`note`) only tells what the build found.
     """
 
     message: str
@@ -20,6 +21,7 @@ class Diagnostic:
     line: int | None = None
     warning: bool = False
     file_line: int | None = None
+    note: bool = False
 
     def in_cell(self, cell: int, line_offset: int = 0) -> Diagnostic:
         """The same message placed in a cell, its line shifted by `line_offset`."""

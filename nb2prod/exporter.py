@@ -52,7 +52,8 @@ class PipelineExporter(Exporter):
                 raise SystemExit(1) from None
             raise ExportError(message) from None
         for note in warnings:
-            self.log.warning(note.render(path.as_posix()))
+            log = self.log.info if note.note else self.log.warning
+            log(note.render(path.as_posix()))
         return module, resources
 
 

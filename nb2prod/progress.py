@@ -23,6 +23,7 @@ def result_lines(result: BuildResult) -> list[tuple[str, bool]]:
     """The lines to show for one result, each with whether it belongs on stderr."""
     shown = result.notebook.as_posix()
     lines = [(line, True) for line in result.messages]
+    lines += [(line, False) for line in result.notes]
     if result.status is Status.STALE:
         lines.append((f"{shown}: output is stale; run `nb2prod build` and commit it", True))
     elif result.ok and result.dest is not None:

@@ -33,6 +33,16 @@ Errors: ArtifactError (a value that cannot be saved, or files that cannot be tru
 `.name` is the value at fault, if one is), StepError (a step failed; names it and its cells).
 A distribution installed in another version than recorded gives an ArtifactVersionWarning.
 
+Serving, for packages built from notebooks with serve cells:
+    save_trained(folder, values, ...) -> manifest   train()'s end: sizes reported, large ones
+                                                    warned about (ArtifactSizeWarning)
+    load_trained(folder, *, package, notebook_hash, names) -> ({name: value}, manifest)
+    call_by_name(function, arguments) -> result     a JSON object's fields as the arguments
+    score_lines(function, lines, write) -> count    JSON lines in, one JSON result per line out
+    request_model(name, function) -> pydantic model of a function's arguments, from annotations
+    arguments_of(model, body) / cases_of(model, body, limit) -> the arguments of one or many
+    component_schemas(models) -> the OpenAPI schemas of request models and the types they use
+
 The sha256 checks catch damaged, mixed-up and stale files. They are no signature: whoever can
 write the folder can write its manifest too, so load only artifacts from a place you trust.
 """
@@ -969,3 +979,346 @@ def _named(spec: StepSpec, value: object) -> dict[str, object]:
 
 def _step_error(spec: StepSpec, what: str) -> StepError:
     return StepError(f"{spec.where}{what}", step=spec.name, cells=spec.cells)
+
+
+# --- serving ---------------------------------------------------------------------------------
+
+LARGE_ARTIFACT = 100_000_000  # bytes: train() warns about an artifact above 100 MB
+
+
+class ArtifactSizeWarning(UserWarning):
+    """An artifact above LARGE_ARTIFACT: slow to save, to ship and to load in every server."""
+
+
+def save_trained(
+    folder: str | os.PathLike[str],
+    values: Mapping[str, object],
+    *,
+    package: str,
+    notebook: str,
+    notebook_hash: str,
+    cells: Mapping[str, str],
+    parameters: Mapping[str, object],
+    versions: Mapping[str, str],
+    distributions: Iterable[str] = (),
+    log: IO[str] | None = None,
+) -> dict[str, Any]:
+    """Save what a package's serving functions read, as train() ends; the manifest.
+
+    `cells` says where each value comes from (`cell 18`, `parameter`); the manifest records
+    it with the notebook, the versions of the package and of nb2prod, and the parameters. Each
+    artifact's file and size go to `log` (stderr by default); one above LARGE_ARTIFACT is
+    warned about. A value that cannot be saved is one ArtifactError naming it and its cell.
+    """
+    fields = {
+        "notebook": notebook,
+        "versions": dict(versions),
+        "parameters": dict(parameters),
+        "cells": {name: cells.get(name) for name in values},
+    }
+    try:
+        manifest = save_artifacts(
+            folder,
+            values,
+            package=package,
+            notebook_hash=notebook_hash,
+            fields=fields,
+            distributions=distributions,
+        )
+    except ArtifactError as exc:
+        if exc.name is None or exc.__cause__ is None:
+            raise
+        origin = cells.get(exc.name, "the pipeline")
+        reason = " ".join(_reason(exc.__cause__).split())
+        message = f"cannot save `{exc.name}` ({origin}): {reason}"
+        raise ArtifactError(message, name=exc.name) from exc.__cause__
+    _report_sizes(Path(folder), manifest, log if log is not None else sys.stderr)
+    return manifest
+
+
+def _report_sizes(folder: Path, manifest: Mapping[str, Any], log: IO[str]) -> None:
+    for name, entry in manifest["artifacts"].items():
+        where = (folder / entry["file"]).as_posix()
+        print(f"saved {name}: {where} ({file_size(entry['size'])})", file=log)
+        if entry["size"] > LARGE_ARTIFACT:
+            warnings.warn(
+                f"{where}: `{name}` takes {file_size(entry['size'])}, above "
+                f"{file_size(LARGE_ARTIFACT)}; every server loads it whole: save only what "
+                "the serving functions need (a fitted model, not the training data)",
+                ArtifactSizeWarning,
+                stacklevel=3,
+            )
+
+
+def file_size(size: int) -> str:
+    """A size in bytes as people read it: `812 B`, `14.2 kB`, `3.1 MB` (powers of 1000)."""
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("kB", "MB", "GB"):
+        value /= 1000
+        if round(value, 1) < 1000:
+            return f"{value:.1f} {unit}"
+    return f"{value / 1000:.1f} TB"
+
+
+def load_trained(
+    folder: str | os.PathLike[str],
+    *,
+    package: str,
+    notebook_hash: str,
+    names: Iterable[str],
+) -> tuple[dict[str, object], dict[str, Any]]:
+    """The artifacts train() saved and their manifest, for load() and the web API.
+
+    The manifest must be this package's and this notebook version's and hold exactly `names`;
+    every file must match its sha256; all of it is checked before anything is unpickled.
+    ArtifactError otherwise, one clear line.
+    """
+    wanted = sorted(names)
+    manifest = read_manifest(folder)
+    where = (Path(folder) / MANIFEST).as_posix()
+    held = sorted(manifest["artifacts"])
+    if manifest.get("package") == package and held != wanted:
+        raise ArtifactError(
+            f"{where}: holds {', '.join(held) or 'nothing'}, but this package's serving "
+            f"functions read {', '.join(wanted) or 'nothing'}; train again"
+        )
+    values = load_artifacts(folder, package=package, notebook_hash=notebook_hash)
+    changed = read_manifest(folder)["artifacts"] != manifest["artifacts"]
+    if changed or sorted(values) != wanted:
+        raise ArtifactError(f"{where}: changed while it was being loaded; load again")
+    return values, manifest
+
+
+def call_by_name(function: Callable[..., _T], arguments: Mapping[str, object]) -> _T:
+    """Call `function` with a JSON object's fields as its arguments, by name.
+
+    TypeError, before the call, for a missing or unknown argument.
+    """
+    bound = bind_by_name(function, arguments)
+    return function(*bound.args, **bound.kwargs)
+
+
+def bind_by_name(function: Callable[..., object], arguments: _Values) -> Any:
+    """The `inspect.BoundArguments` of a call by name (positional-only ones passed in place);
+    TypeError naming a missing or unknown argument."""
+    import inspect
+
+    signature = inspect.signature(function)
+    unknown = [name for name in arguments if name not in signature.parameters]
+    if unknown:
+        listed = ", ".join(signature.parameters) or "none"
+        raise TypeError(f"unknown argument {', '.join(unknown)}; it takes {listed}")
+    only = inspect.Parameter.POSITIONAL_ONLY
+    kinds = {name: parameter.kind for name, parameter in signature.parameters.items()}
+    first = [name for name, kind in kinds.items() if kind is only and name in arguments]
+    positional = [arguments[name] for name in first]
+    keywords = {name: value for name, value in arguments.items() if name not in first}
+    try:
+        return signature.bind(*positional, **keywords)
+    except TypeError as exc:  # "missing a required argument: 'listing'"
+        raise TypeError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def stdout_kept() -> Iterator[IO[str]]:
+    """stdout as it is now, for results, also while prints go to stderr: a stream on a copy of
+    its file descriptor, or the stream itself when it has none (a test runner's)."""
+    sys.stdout.flush()
+    try:
+        descriptor = os.dup(sys.stdout.fileno())
+    except (OSError, ValueError):  # no descriptor: stdout replaced, as test runners do
+        yield sys.stdout
+        return
+    with open(descriptor, "w", encoding="utf-8", closefd=True) as stream:
+        yield stream
+
+
+class LineError(Exception):
+    """A line of JSON input that could not be scored; `line` counts from 1."""
+
+    def __init__(self, message: str, *, line: int) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+
+
+def score_lines(
+    function: Callable[..., object],
+    lines: Iterable[str],
+    write: Callable[[str], object],
+) -> int:
+    """Score JSON lines: each line a JSON object of `function`'s arguments by name, each
+    result written as one line of JSON. Blank lines are skipped. The number of results.
+
+    LineError for a line that is not such an object, or on which the function raises (the
+    error it raised is its cause); the results of the lines before it are written by then.
+    """
+    name = getattr(function, "__name__", "the function")
+    count = 0
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            arguments = json.loads(text)
+        except ValueError as exc:
+            raise LineError(f"not JSON ({exc})", line=number) from None
+        if not isinstance(arguments, dict):
+            what = f"not a JSON object of {name}'s arguments by name"
+            raise LineError(what, line=number)
+        try:
+            bound = bind_by_name(function, arguments)
+        except TypeError as exc:
+            raise LineError(str(exc), line=number) from None
+        try:
+            result = function(*bound.args, **bound.kwargs)
+        except Exception as exc:
+            what = f"{name} raised {type(exc).__name__}: {exc}"
+            raise LineError(what, line=number) from exc
+        write(dumps(result))
+        count += 1
+    return count
+
+
+# --- the web API of serving functions --------------------------------------------------------
+
+
+class BatchTooLarge(ValueError):
+    """A batch request with more cases than the API takes in one request (HTTP 413)."""
+
+
+def request_model(name: str, function: Callable[..., object]) -> Any:
+    """A pydantic model of a function's arguments by name, typed from its annotations.
+
+    Bodies are checked as JSON, strictly: an int will do for a float and an array for a tuple,
+    but `"3"` is no int; unknown and missing fields fail. int, float, str, bool, Optional,
+    Literal, lists, dicts and tuples of them, TypedDicts, dataclasses and pydantic models are
+    checked; an argument without an annotation takes any JSON value.
+    """
+    import inspect
+
+    pydantic = _require("pydantic", "for the web API")
+    hints = _hints(function)
+    fields: dict[str, Any] = {}
+    for index, parameter in enumerate(inspect.signature(function).parameters.values()):
+        annotation = _checkable(hints.get(parameter.name, Any), {})
+        default = ... if parameter.default is parameter.empty else parameter.default
+        plain = _plain_field(pydantic, parameter.name)
+        attribute = parameter.name if plain else f"field_{index}"
+        alias = {} if attribute == parameter.name else {"alias": parameter.name}
+        fields[attribute] = (annotation, pydantic.Field(default, **alias))
+    config = pydantic.ConfigDict(extra="forbid", strict=True, title=name)
+    model = pydantic.create_model(name, __config__=config, **fields)
+    called = getattr(function, "__name__", name)
+    model.__doc__ = f"The arguments of {called}(), by name."
+    return model
+
+
+def _hints(function: Callable[..., object]) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(function)
+    except Exception:  # an annotation the module cannot resolve: any JSON, then
+        return {}
+
+
+def _plain_field(pydantic: Any, name: str) -> bool:
+    """Whether a name can be a pydantic field as it is (`_x`, `model_x`, `json` cannot)."""
+    reserved = name.startswith(("_", "model_"))
+    return not reserved and not hasattr(pydantic.BaseModel, name)
+
+
+def _checkable(annotation: Any, made: dict[Any, Any]) -> Any:
+    """An annotation pydantic can check: `typing.TypedDict` classes (which it refuses before
+    Python 3.12) rebuilt as `typing_extensions` ones, inside containers and unions too.
+    """
+    import types
+    import typing
+
+    extensions = _require("typing_extensions", "for the web API")
+    if extensions.is_typeddict(annotation):
+        if annotation not in made:
+            made[annotation] = _typed_dict(extensions, annotation, made)
+        return made[annotation]
+    origin, arguments = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is None or not arguments or origin is typing.Literal:
+        return annotation
+    if origin is typing.Annotated:
+        inner = _checkable(arguments[0], made)
+        return typing.Annotated[(inner, *annotation.__metadata__)]
+    checked = tuple(_checkable(argument, made) for argument in arguments)
+    if origin in (typing.Union, types.UnionType):
+        import functools
+        import operator
+
+        return functools.reduce(operator.or_, checked)
+    try:
+        return origin[checked if len(checked) > 1 else checked[0]]
+    except TypeError:  # a generic that cannot be rebuilt so: as it was
+        return annotation
+
+
+def _typed_dict(extensions: Any, annotation: Any, made: dict[Any, Any]) -> Any:
+    import typing
+
+    hints = typing.get_type_hints(annotation)
+    required = getattr(annotation, "__required_keys__", frozenset(hints))
+    keys = {
+        key: (
+            _checkable(kind, made)
+            if key in required
+            else extensions.NotRequired[_checkable(kind, made)]
+        )
+        for key, kind in hints.items()
+    }
+    rebuilt = extensions.TypedDict(annotation.__name__, keys)
+    rebuilt.__doc__ = annotation.__doc__
+    rebuilt.__module__ = annotation.__module__
+    return rebuilt
+
+
+def arguments_of(model: Any, body: bytes) -> dict[str, object]:
+    """The arguments a request body gives, by name: only those it gives, so that the function
+    applies its own defaults. pydantic.ValidationError when the body does not fit."""
+    checked = model.model_validate_json(body or b"{}", strict=True)
+    return _given(model, checked)
+
+
+def _given(model: Any, checked: Any) -> dict[str, object]:
+    fields = model.model_fields
+    return {
+        fields[attribute].alias or attribute: getattr(checked, attribute)
+        for attribute in fields
+        if attribute in checked.model_fields_set
+    }
+
+
+def cases_of(model: Any, body: bytes, limit: int) -> list[dict[str, object]]:
+    """The arguments of each case of a batch body (a JSON array of them); BatchTooLarge for
+    more than `limit` cases, pydantic.ValidationError when a case does not fit."""
+    pydantic = _require("pydantic", "for the web API")
+    import typing
+
+    bounded = pydantic.Field(max_length=limit)
+    many = pydantic.TypeAdapter(typing.Annotated[list[model], bounded])
+    try:
+        cases = many.validate_json(body or b"[]", strict=True)
+    except pydantic.ValidationError as exc:
+        errors = exc.errors()
+        if any(e["type"] == "too_long" and not e["loc"] for e in errors):
+            raise BatchTooLarge(
+                f"at most {limit} cases per request; send the rest in other requests"
+            ) from None
+        raise
+    return [_given(model, case) for case in cases]
+
+
+def component_schemas(models: Iterable[Any]) -> dict[str, Any]:
+    """The OpenAPI component schemas of request models and of the types they use."""
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas

@@ -163,6 +163,39 @@ CASES: dict[str, dict[str, object]] = {
         },
         "options": {"api": True},
     },
+    "serving": {
+        "cells": [
+            "md: # Review scores\n\nScores a review by the words the training saw; served with --api.",
+            "parameters: weight = 2.0\nthreshold = 3.0",
+            "deploy: from typing import TypedDict\n\n\nclass Review(TypedDict):\n"
+            '    """A review as the shop sends it."""\n\n    text: str\n    stars: int\n\n\n'
+            "class Vocabulary:\n    def __init__(self):\n        self.counts = {}\n\n"
+            "    def fit(self, texts):\n        for text in texts:\n"
+            "            for word in text.split():\n"
+            "                self.counts[word] = self.counts.get(word, 0) + 1\n"
+            "        return self",
+            "md: ## Train",
+            "deploy: corpus = ['good food', 'bad service', 'good good value']\n"
+            "vocabulary = Vocabulary().fit(corpus)\nlen(vocabulary.counts)",
+            "sorted(vocabulary.counts)",
+            "md: ## Refit with the late reviews",
+            "deploy: vocabulary.fit(['great value']);",
+            "md: ## Serve",
+            "serve: def score(review: Review) -> float:\n"
+            '    """How much a review says, by the words the training saw."""\n'
+            "    words = review['text'].split()\n"
+            "    return weight * sum(vocabulary.counts.get(w, 0) for w in words) + review['stars']"
+            "\n\n\ndef flag(review: Review, strict: bool = False) -> bool:\n"
+            '    """Whether a review stands out."""\n'
+            "    return score(review) >= threshold * (2 if strict else 1)",
+            ("deploy: score({'text': 'good value', 'stars': 4})", "14.0"),
+            ("flag({'text': 'bad', 'stars': 1}, strict=True)", "False"),
+            "deploy: summary = {'words': len(vocabulary.counts)}\nsummary",
+            "test: assert score({'text': 'great', 'stars': 0}) == weight",
+        ],
+        "overrides": {"weight": 1.0},
+        "options": {"api": True},
+    },
     "functions_reading_globals": {
         "cells": [
             "parameters: data_scale = 2\ncutoff = 0.5",

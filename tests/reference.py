@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.analysis.selection import select
-from nb2prod.notebook.cells import Role
+from nb2prod.notebook.cells import PIPELINE_ROLES, Role
 from nb2prod.notebook.reader import Notebook, read_notebook
 
 
@@ -30,7 +30,7 @@ def run_cells(notebook: Notebook, overrides: dict[str, Any] | None = None) -> An
         for cell in selection.with_role(Role.PARAMETERS):
             _run(ast.parse(cell.tree.code), "exec", namespace, loop)
         namespace.update(overrides or {})
-        deploy = selection.with_role(Role.DEPLOY)
+        deploy = selection.with_role(*PIPELINE_ROLES)
         for cell in deploy[:-1]:
             _run(ast.parse(cell.tree.code), "exec", namespace, loop)
         last = deploy[-1]
@@ -62,3 +62,25 @@ def _run(
     code = compile(tree, "<cell>", mode, flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
     value = eval(code, namespace)
     return loop.run_until_complete(value) if inspect.iscoroutine(value) else value
+
+
+def run_namespace(path: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The namespace after a notebook's parameters and deploy (and serve) cells ran in order:
+    what the notebook's own functions see when they are called afterwards."""
+    import os
+
+    selection = select(read_notebook(path))
+    namespace: dict[str, Any] = {"__name__": "__main__", "display": print}
+    loop = asyncio.new_event_loop()
+    before = Path.cwd()
+    os.chdir(path.parent)  # relative data paths, as in Jupyter
+    try:
+        for cell in selection.with_role(Role.PARAMETERS):
+            _run(ast.parse(cell.tree.code), "exec", namespace, loop)
+        namespace.update(overrides or {})
+        for cell in selection.with_role(*PIPELINE_ROLES):
+            _run(ast.parse(cell.tree.code), "exec", namespace, loop)
+    finally:
+        os.chdir(before)
+        loop.close()
+    return namespace

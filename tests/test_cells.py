@@ -78,6 +78,10 @@ MARKS = [
         "%%writefile notes.txt\n#| deploy\ntext",
         id="the text of a writefile cell is written whole, its marks too",
     ),
+    pytest.param(("serve",), "def f(x): ...", {Role.SERVE}, None, "def f(x): ...", id="serve tag"),
+    pytest.param(
+        (), "#| serve\ndef f(x): ...", {Role.SERVE}, None, "\ndef f(x): ...", id="serve comment"
+    ),
 ]
 
 
@@ -112,6 +116,28 @@ def test_deploy_and_test_together_is_an_error() -> None:
     with pytest.raises(NotebookError) as caught:
         select(notebook)
     assert caught.value.diagnostic.cell == 1
+
+
+ROLES = [
+    pytest.param(("serve",), Role.SERVE, id="serve"),
+    pytest.param(("serve", "deploy"), Role.SERVE, id="a serve cell is deploy code too"),
+    pytest.param(("Serve", "step:score"), Role.SERVE, id="serve with a step name"),
+]
+
+
+@pytest.mark.parametrize(("tags", "role"), ROLES)
+def test_serve_roles(tags: tuple[str, ...], role: Role) -> None:
+    notebook = Notebook((Cell(1, "code", "def f(x):\n    return x", tags),))
+    assert select(notebook).cells[0].role is role
+
+
+@pytest.mark.parametrize("other", ["test", "parameters"])
+def test_serve_with_test_or_parameters_is_an_error(other: str) -> None:
+    notebook = Notebook((Cell(3, "code", "def f(x):\n    return x", ("serve", other)),))
+    with pytest.raises(NotebookError) as caught:
+        select(notebook)
+    assert caught.value.diagnostic.cell == 3
+    assert f"marked both serve and {other}" in str(caught.value)
 
 
 def test_broken_exploration_cell_is_ignored() -> None:

@@ -39,7 +39,7 @@ def test_golden(
     folder = FIXTURES / case
     notebook = (folder / "input.ipynb").relative_to(ROOT)
     result = build(notebook, golden_out, name=case, **options(folder))
-    messages = "".join(line + "\n" for line in result.messages)
+    messages = "".join(line + "\n" for line in (*result.messages, *result.notes))
     produced = golden_out / case
     if update_golden:
         _update(folder, result.status, messages, produced)

@@ -26,6 +26,7 @@ class Target:
     api: bool = False
     versions: tuple[tuple[str, str], ...] = ()  # (normalised distribution, lower bound)
     api_parameters: tuple[str, ...] = ()  # path parameters the web API may take
+    nb2prod_version: str = ""  # of the nb2prod that builds it, which train() records
 
     @property
     def distribution(self) -> str:

@@ -156,33 +156,49 @@ def schema_type(field: ApiField) -> str | None:
 
 def render(plan: Plan, target: Target) -> str:
     """The source of `<package>/api.py`, before formatting."""
+    from nb2prod.emit import serving_api
+
     fields = api_fields(plan.parameters, target.api_parameters)
+    serve = f"uvicorn {target.package}.api:app"
+    if plan.serving is not None:
+        serve = f"NB2PROD_ARTIFACTS=artifacts {serve}` after `python -m {target.package} train"
     module_doc = docstring(
         f"Web API for the pipeline of {target.source}.",
-        f"Serve it with `uvicorn {target.package}.api:app` (pip install '.[api]').",
+        f"Serve it with `{serve}` (pip install '.[api]').",
         indent="",
     )
     types = {f.base_type for f in fields}
     return join_sections(
         module_doc,
-        _imports(paths="Path" in types),
+        _imports(plan, paths="Path" in types),
         _app(plan, target),
         FROM_ARRAY if types & _FROM_ARRAY else "",
         FROM_TEXT if types & _FROM_TEXT else "",
         _model(fields, plan.parameters),
-        ENDPOINTS,
+        HEALTH if plan.serving is None else SERVING_HEALTH,
+        RUN,
+        serving_api.render(plan.serving, target) if plan.serving is not None else "",
     )
 
 
-def _imports(*, paths: bool) -> str:
+def _imports(plan: Plan, *, paths: bool) -> str:
+    from nb2prod.emit import serving_api
+
+    served = plan.serving
+    pipeline = ["run", *(serving_api.pipeline_names(served) if served is not None else ())]
+    runtime = ["json_value", *(serving_api.RUNTIME_NAMES if served is not None else ())]
     return (
         "import logging\n"
+        + ("import os\n" if served is not None else "")
         + ("from pathlib import Path\n" if paths else "")
         + "from typing import Annotated, Any\n\n"
         "import pydantic\nfrom fastapi import Body, FastAPI\n"
-        "from fastapi.concurrency import run_in_threadpool\n"
-        "from fastapi.responses import JSONResponse\n\n"
-        "from .pipeline import run\nfrom .runtime import json_value\n"
+        + ("from fastapi import Request\n" if served is not None else "")
+        + "from fastapi.concurrency import run_in_threadpool\n"
+        + ("from fastapi.openapi.utils import get_openapi\n" if served is not None else "")
+        + "from fastapi.responses import JSONResponse\n\n"
+        f"from .pipeline import {', '.join(sorted(pipeline))}\n"
+        f"from .runtime import {', '.join(sorted(runtime))}\n"
     )
 
 
@@ -277,13 +293,27 @@ def from_text(kind: type) -> Any:
     return pydantic.BeforeValidator(lambda value: kind(value) if isinstance(value, str) else value)
 '''
 
-ENDPOINTS = '''
+HEALTH = '''
 @app.get("/health")
 async def health() -> dict[str, str]:
     """Answers as long as the server runs, also while run() is busy in worker threads."""
     return {"status": "ok"}
+'''
 
+SERVING_HEALTH = '''
+@app.get("/health")
+async def health() -> dict[str, Any]:
+    """Answers as long as the server runs, naming the trained model it serves: the notebook
+    version its artifacts come from, when they were trained and with which parameters."""
+    return {
+        "status": "ok",
+        "notebook_sha256": manifest["notebook_sha256"],
+        "trained": manifest["created"],
+        "parameters": manifest["parameters"],
+    }
+'''
 
+RUN = '''
 @app.post("/run", responses={500: {"description": "run() raised an exception"}})
 async def run_pipeline(
     parameters: Annotated[Parameters, Body(default_factory=Parameters)],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from nb2prod.emit import Target
+from nb2prod.emit import Target, serving_tests
 from nb2prod.emit.api import ApiField, api_fields, json_default, schema_type
 from nb2prod.emit.cli_app import option_kind
 from nb2prod.emit.text import docstring, join_sections, literal
@@ -22,14 +22,22 @@ def render(plan: Plan, target: Target) -> str:
     """The API tests appended to `tests/test_<package>.py`, before formatting."""
     fields = api_fields(plan.parameters)
     return join_sections(
-        _client_fixture(target),
-        HEALTH_AND_RUN,
+        _client_fixture(plan, target),
+        HEALTH_AND_RUN.replace(
+            'assert response.json() == {"status": "ok"}',
+            'assert response.json()["status"] == "ok"',
+        )
+        if plan.serving is not None
+        else HEALTH_AND_RUN,
         _mistyped_test(fields),
         _docs_test(plan, target, fields),
+        serving_tests.api_tests(plan, target),
     )
 
 
-def _client_fixture(target: Target) -> str:
+def _client_fixture(plan: Plan, target: Target) -> str:
+    if plan.serving is not None:
+        return _serving_client_fixture(target)
     doc = docstring("A client of the web API; skipped when the `api` extra is not installed.")
     return f"""
 @pytest.fixture
@@ -40,6 +48,27 @@ def api_client() -> Any:
     from fastapi.testclient import TestClient
 
     from {target.package}.api import app
+
+    return TestClient(app)
+"""
+
+
+def _serving_client_fixture(target: Target) -> str:
+    doc = docstring(
+        "A client of the web API, serving the session's trained artifacts; skipped when the "
+        "`api` extra is not installed."
+    )
+    return f"""
+@pytest.fixture(scope="session")
+def api_client(trained: Path) -> Any:
+    {doc}
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NB2PROD_ARTIFACTS", str(trained))
+        from {target.package}.api import app  # loads the artifacts as it starts
 
     return TestClient(app)
 """

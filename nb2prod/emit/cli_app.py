@@ -2,7 +2,8 @@
 
 stdout holds only the result, one JSON document (the runtime's conversion, as the web API
 gives it); what the pipeline prints goes to stderr. A failure inside run() is one line naming
-the notebook cell it happened in, found from the `# cell N` markers of pipeline.py.
+the notebook cell it happened in, found from the `# cell N` markers of pipeline.py. With serve
+cells the command is `run`, beside `train` and one per serving function (`serving_cli`).
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ _OWN_FLAGS = ("output", "traceback")
 
 def render(plan: Plan, target: Target) -> str:
     """The source of `<package>/__main__.py`, before formatting."""
+    from nb2prod.emit import serving_cli
+
     module_doc = docstring(f"Command line for the pipeline of {target.source}.")
-    runners = ["run", plan.run_async_name] if plan.is_async else ["run"]
+    runners = _runners(plan)
     imports = (
         "import traceback\nfrom pathlib import Path\nfrom typing import Any, Optional\n\n"
         "import typer\n\n"
         f"from .pipeline import {', '.join(sorted(runners))}\n"
         "from .runtime import dumps, failure_cell, parse_text, stdout_to_stderr\n"
     )
+    if plan.serving is not None:
+        imports = serving_cli.IMPORTS + imports + serving_cli.RUNTIME_IMPORTS
+    commands = "no_args_is_help=True, " if plan.serving is not None else ""
     app = (
         f"app = typer.Typer(add_completion=False, rich_markup_mode=None, "
-        f"pretty_exceptions_enable=False, help={literal(_help(target))})\n"
+        f"pretty_exceptions_enable=False, {commands}help={literal(_help(plan, target))})\n"
     )
     constants = (
         f"NOTEBOOK = {literal(one_line(target.source, 200))}\n"
@@ -50,12 +56,27 @@ def render(plan: Plan, target: Target) -> str:
         constants,
         _command(plan),
         RUNNING,
+        serving_cli.render(plan) if plan.serving is not None else "",
         "if __name__ == '__main__':\n    app()\n",
     )
 
 
-def _help(target: Target) -> str:
-    return f"Run the pipeline lifted from {one_line(target.source)} and print its result as JSON."
+def _runners(plan: Plan) -> list[str]:
+    """The functions of pipeline.py that chain the steps."""
+    runners = ["run", plan.run_async_name] if plan.is_async else ["run"]
+    if plan.serving is not None:
+        runners += ["train", plan.serving.names.chain] if plan.is_async else ["train"]
+    return runners
+
+
+def _help(plan: Plan, target: Target) -> str:
+    source = one_line(target.source)
+    if plan.serving is not None:
+        return (
+            f"The pipeline lifted from {source}: run it, train it, or score JSON lines with "
+            "a serving function."
+        )
+    return f"Run the pipeline lifted from {source} and print its result as JSON."
 
 
 def option_kind(parameter: Parameter) -> str:
@@ -80,8 +101,8 @@ def _text_options(plan: Plan) -> str:
 
 
 def _command(plan: Plan) -> str:
-    (output, output_flag), (trace, trace_flag) = _own_options(plan.parameters)
-    params = "".join(f"    {_option(p)},\n" for p in plan.parameters)
+    (output, output_flag), (trace, trace_flag) = own_options(plan.parameters)
+    params = "".join(f"    {option(p)},\n" for p in plan.parameters)
     params += (
         f"    {output}: Optional[Path] = typer.Option(None, {literal(output_flag)}, "
         'metavar="FILE", help="Write the JSON result to FILE instead of stdout."),\n'
@@ -91,23 +112,31 @@ def _command(plan: Plan) -> str:
     given = ", ".join(f"{literal(p.name)}: {p.name}" for p in plan.parameters)
     doc = '"""Run the pipeline with the notebook\'s parameters, overridden by the options."""'
     call = f"_execute({{{given}}}, {output}, {trace})"
-    return f"@app.command()\ndef main(\n{params}) -> None:\n    {doc}\n    {call}\n"
+    named = '"run"' if plan.serving is not None else ""
+    return f"@app.command({named})\ndef main(\n{params}) -> None:\n    {doc}\n    {call}\n"
 
 
-def _own_options(parameters: Sequence[Parameter]) -> list[tuple[str, str]]:
-    """The Python name and flag of `--output` and of `--traceback`, clear of the parameters'.
+def own_options(
+    parameters: Sequence[Parameter], own: Sequence[str] = _OWN_FLAGS
+) -> list[tuple[str, str]]:
+    """The Python name and flag of each of the command's own options (`--output`,
+    `--traceback`), clear of the parameters'.
 
     A parameter keeps its own flag; the command's option then gets an `--nb2prod-` prefix.
     """
     names = NameAllocator({p.name for p in parameters})
     flags = {p.name.replace("_", "-") for p in parameters}
     return [
-        (names.claim(f"{own}_option", "cli"), f"--nb2prod-{own}" if own in flags else f"--{own}")
-        for own in _OWN_FLAGS
+        (
+            names.claim(f"{flag}_option", "cli"),
+            f"--nb2prod-{flag}" if flag in flags else f"--{flag}",
+        )
+        for flag in own
     ]
 
 
-def _option(parameter: Parameter) -> str:
+def option(parameter: Parameter) -> str:
+    """The typer parameter of the command for one of run()'s parameters."""
     kind = option_kind(parameter)
     where = f"From notebook cell {parameter.cell}"
     if kind in _SIMPLE:

@@ -21,6 +21,8 @@ def display(*objs, **kwargs):
 def render(plan: Plan, target: Target, steps: Sequence[str]) -> str:
     """The source of `<package>/pipeline.py`, before formatting, with `steps` the code of the
     plan's step functions (`step_codes` of them)."""
+    from nb2prod.emit import service  # it builds train() from this module's chain of steps
+
     module_doc = docstring(f"Pipeline lifted from {target.source} by nb2prod.")
     imports = [*plan.imports]
     if plan.is_async and not any(code(i).strip() == "import asyncio" for i in imports):
@@ -32,6 +34,7 @@ def render(plan: Plan, target: Target, steps: Sequence[str]) -> str:
         _definitions(plan),
         *steps,
         run_function(plan, target),
+        service.render(plan, target),
     )
 
 
@@ -109,19 +112,19 @@ def _parenthesised(node: cst.BaseExpression) -> cst.BaseExpression:
 
 def run_function(plan: Plan, target: Target) -> str:
     """run(**params): the chain of steps, reading like the notebook's story."""
-    signature = ", ".join(_signature_part(p) for p in plan.parameters)
-    lines = [*_state_reset(plan), *_default_fill(plan.parameters), *_calls(plan)]
+    signature = ", ".join(signature_part(p) for p in plan.parameters)
+    lines = [*_state_reset(plan), *default_fill(plan.parameters), *chain(plan)]
     doc = _run_docstring(plan, target)
     names = ", ".join(f"{p.name}={p.name}" for p in plan.parameters)
     if plan.is_async:
-        chain = "\n".join("    " + line for line in lines) or "    pass"
+        body = "\n".join("    " + line for line in lines) or "    pass"
         return (
             f"def run({signature}):\n    {doc}\n"
             f"    return asyncio.run({plan.run_async_name}({names}))\n\n\n"
-            f"async def {plan.run_async_name}({signature}):\n{chain}\n"
+            f"async def {plan.run_async_name}({signature}):\n{body}\n"
         )
-    chain = "\n".join("    " + line for line in lines)
-    return f"def run({signature}):\n    {doc}\n{chain}\n"
+    body = "\n".join("    " + line for line in lines)
+    return f"def run({signature}):\n    {doc}\n{body}\n"
 
 
 def _run_docstring(plan: Plan, target: Target) -> str:
@@ -136,7 +139,7 @@ def _run_docstring(plan: Plan, target: Target) -> str:
     )
 
 
-def _signature_part(parameter: Parameter) -> str:
+def signature_part(parameter: Parameter) -> str:
     annotation = parameter.annotation
     if parameter.inline:
         typed = f": {annotation}" if annotation else ""
@@ -153,7 +156,7 @@ def _state_reset(plan: Plan) -> list[str]:
     return lines + [f"globals().pop({literal(name)}, None)" for name in plan.module_state]
 
 
-def _default_fill(parameters: Sequence[Parameter]) -> list[str]:
+def default_fill(parameters: Sequence[Parameter]) -> list[str]:
     """Defaults that are not immutable literals are made fresh on every call."""
     lines = []
     for p in parameters:
@@ -162,7 +165,9 @@ def _default_fill(parameters: Sequence[Parameter]) -> list[str]:
     return lines
 
 
-def _calls(plan: Plan) -> list[str]:
+def chain(plan: Plan, *, returning: bool = True) -> list[str]:
+    """The lines calling each step in turn, as run() does; `returning` the result at the end
+    (train() calls the same steps for the values they leave)."""
     lines = []
     for index, step in enumerate(plan.steps):
         call = f"{'await ' if step.is_async else ''}{step.name}({', '.join(step.params)})"
@@ -170,13 +175,14 @@ def _calls(plan: Plan) -> list[str]:
         last = index == len(plan.steps) - 1
         if last and step.result is not None:
             if not outputs:
-                lines.append(f"return {call}")
+                lines.append(f"return {call}" if returning else call)
                 continue
             alias = result_alias(step)
             if alias is None:
                 outputs.append(plan.result_var)
             lines.append(f"{', '.join(outputs)} = {call}")
-            lines.append(f"return {alias or plan.result_var}")
+            if returning:
+                lines.append(f"return {alias or plan.result_var}")
             continue
         lines.append(f"{', '.join(outputs)} = {call}" if outputs else call)
     return lines

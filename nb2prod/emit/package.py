@@ -1,5 +1,6 @@
 """`<package>/__init__.py`: exports run(), the step functions and the notebook's own module-level
-functions and classes (`from churn_deploy import features`)."""
+functions and classes (`from churn_deploy import features`), and with serve cells train() and
+load()."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ def exported_definitions(plan: Plan) -> list[str]:
 
 def render(plan: Plan, target: Target) -> str:
     """The source of the package's `__init__.py`, before formatting."""
-    names = sorted({"run", *(step.name for step in plan.steps), *exported_definitions(plan)})
+    serving = ("train", "load") if plan.serving is not None else ()
+    names = sorted(
+        {"run", *serving, *(step.name for step in plan.steps), *exported_definitions(plan)}
+    )
     module_doc = docstring(f"The pipeline of {target.source}, as a package.")
     imports = f"from .pipeline import {', '.join(names)}\n"
     exports = f"__all__ = {names!r}\n"

@@ -24,7 +24,10 @@ def _bounded(distribution: str, bounds: dict[str, str]) -> str:
 def render(plan: Plan, target: Target) -> str:
     """The generated project's pyproject.toml."""
     bounds = dict(target.versions)
-    dependencies = [*RUNTIME, *(_bounded(d, bounds) for d in requirements(plan.imports))]
+    imported = requirements(plan.imports)
+    if plan.serving is not None and "joblib" not in imported:
+        imported.append("joblib")  # train() saves the artifacts with it
+    dependencies = [*RUNTIME, *(_bounded(d, bounds) for d in imported)]
     listed = "".join(f"    {toml_string(d)},\n" for d in dependencies)
     description = toml_string(f"Pipeline lifted from {target.source} by nb2prod")
     return f"""{OPTIONS}{" ".join(target.flags()) or "(none)"}

@@ -3,6 +3,7 @@
 The tests share one run of the pipeline with the notebook's parameters, a session fixture that
 watches each step as run() calls it, so that test cells can read what the names held after it.
 Every test, that run included, works in the notebook's folder, where its relative paths lead.
+With serve cells, `serving_tests` adds one train() per session and the tests of the service.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from nb2prod.analysis.flow import analyse_statement
-from nb2prod.emit import Target, golden
+from nb2prod.emit import Target, golden, serving_tests
 from nb2prod.emit.module import result_alias
 from nb2prod.emit.package import exported_definitions
 from nb2prod.emit.text import code, docstring, join_sections, literal
@@ -42,6 +43,7 @@ def render(plan: Plan, target: Target) -> str:
         _smoke_test(plan),
         golden.render(plan),
         *(_test_cell(test, plan) for test in plan.tests),
+        serving_tests.render(plan, target),
         _api_tests(plan, target),
     )
 

@@ -12,7 +12,7 @@ from nb2prod.analysis.selection import CodeCell, Selection, statement_lines
 from nb2prod.errors import Diagnostic, NotebookError, warning
 from nb2prod.lift.statements import Statement, StepCells, bound_by, bound_by_reads
 from nb2prod.naming import BUILTINS
-from nb2prod.notebook.cells import Role
+from nb2prod.notebook.cells import PIPELINE_ROLES, Role
 
 
 def check_names(
@@ -117,7 +117,7 @@ def _hidden_state(
     """Unmarked cells that rebind or change, before a deploy cell reads it, a pipeline name."""
     notes = []
     last_read: dict[str, int] = {}
-    for cell in selection.with_role(Role.DEPLOY):
+    for cell in selection.with_role(*PIPELINE_ROLES):
         for flow in cell.facts.flows:
             for name in flow.names_read:
                 last_read[name] = cell.index

@@ -18,8 +18,9 @@ from nb2prod.analysis.flow import Flow, analyse_statement, sequence
 from nb2prod.analysis.selection import CodeCell, Selection
 from nb2prod.analysis.selection import statement_lines as statement_lines
 from nb2prod.errors import Diagnostic, NotebookError
-from nb2prod.lift import checks, placement
+from nb2prod.lift import checks, placement, serving
 from nb2prod.lift.parameters import Parameter, parameters_of
+from nb2prod.lift.serving import Serving
 from nb2prod.lift.statements import (
     Imports,
     Place,
@@ -32,7 +33,7 @@ from nb2prod.lift.statements import (
     without_imports,
 )
 from nb2prod.naming import BUILTINS, NameAllocator, snake_case
-from nb2prod.notebook.cells import Heading, Role
+from nb2prod.notebook.cells import PIPELINE_ROLES, Heading, Role
 
 _EMPTY = cst.Module([])
 
@@ -102,7 +103,8 @@ class Plan:
 
     `result_text` is the recorded text/plain output of the result cell; `title` the notebook's
     first markdown heading. `module_state` are the names functions rebind with `global`:
-    module globals of the pipeline, which run() unbinds when it starts.
+    module globals of the pipeline, which run() unbinds when it starts. `serving` is what the
+    serve cells give, if the notebook has any.
     """
 
     imports: tuple[cst.BaseStatement, ...]  # lines, and import fallbacks' `try` statements
@@ -122,6 +124,7 @@ class Plan:
     needs_display: bool = False
     warnings: tuple[Diagnostic, ...] = ()
     module_state: tuple[str, ...] = ()
+    serving: Serving | None = None
 
     @property
     def is_async(self) -> bool:
@@ -130,7 +133,7 @@ class Plan:
 
 def lift(selection: Selection) -> Plan:
     """The module plan for a notebook's selected cells; NotebookError when it cannot be lifted."""
-    deploy = selection.with_role(Role.DEPLOY)
+    deploy = selection.with_role(*PIPELINE_ROLES)
     if not deploy:
         raise NotebookError(
             "has no deploy cells; tag the production cells `deploy` (or start them with "
@@ -154,6 +157,7 @@ def lift(selection: Selection) -> Plan:
     definitions = sorted([*constants, *definitions], key=lambda d: d.place)
     step_bound = {n for g in groups for s in g.statements for n in s.flow.writes}
     placement.refuse_rebound_imports(groups, imports.bound)
+    whole_groups = groups  # with the result expression, which may change an artifact in place
     groups, result_cell, result = _take_result(deploy[-1], groups)
     module_names = imports.bound | {n for d in definitions for n in d.flow.writes}
     checked = [*definitions, *(s for g in groups for s in g.statements)]
@@ -164,8 +168,13 @@ def lift(selection: Selection) -> Plan:
         module_names = module_names | {DISPLAY}
     notebook_names = checks.all_bound(selection) | module_names
     allocator = NameAllocator(notebook_names | {RUN})
+    served, serving_notes = _serving(
+        selection, whole_groups, definitions, param_names, module_names, imports, allocator
+    )
+    notes += serving_notes
     tests = selection.with_role(Role.TEST)
-    steps = _steps(groups, parameters, tests, result, allocator, state)
+    handed_on = served.handed_on if served is not None else frozenset()
+    steps = _steps(groups, parameters, tests, result, allocator, state, handed_on)
     test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names, state)
     if result is not None:
         result_line = cst.SimpleStatementLine([cst.Expr(result)])
@@ -189,6 +198,26 @@ def lift(selection: Selection) -> Plan:
         module_state=tuple(sorted(state)),
         needs_display=needs_display,
         warnings=tuple(notes),
+        serving=served,
+    )
+
+
+def _serving(
+    selection: Selection,
+    groups: Sequence[StepCells],
+    definitions: Sequence[Statement],
+    param_names: set[str],
+    module_names: set[str],
+    imports: Imports,
+    allocator: NameAllocator,
+) -> tuple[Serving | None, list[Diagnostic]]:
+    """The serve cells' functions and artifacts; train() and load() keep their names."""
+    if not selection.with_role(Role.SERVE):
+        return None, []
+    serving.reserved_names(module_names, definitions)
+    allocator.taken |= {serving.TRAIN, serving.LOAD}
+    return serving.analyse(
+        selection, groups, definitions, param_names, module_names, bool(imports.star), allocator
     )
 
 
@@ -241,14 +270,18 @@ def _steps(
     result: cst.BaseExpression | None,
     allocator: NameAllocator,
     state: frozenset[str] = frozenset(),
+    handed_on: frozenset[str] = frozenset(),
 ) -> tuple[Step, ...]:
+    """The step functions; `handed_on` are names read after the last step (what train() saves)."""
     tail: list[Statement] = []
     if result is not None:
         tail = [Statement.of(Place(0), cst.SimpleStatementLine(body=[cst.Expr(result)]))]
     bodies = [[*g.statements, *(tail if g is groups[-1] else [])] for g in groups]
-    read_later = _read_later(groups, bodies, tests)
+    read_later = _read_later(groups, bodies, tests, handed_on)
     flows = [step_flow(body, later) for body, later in zip(bodies, read_later, strict=True)]
-    outputs = [[n for n in names if n not in state] for names in _outputs(groups, flows, tests)]
+    outputs = [
+        [n for n in names if n not in state] for names in _outputs(groups, flows, tests, handed_on)
+    ]
     names = _step_names(groups, allocator)
     steps: list[Step] = []
     available = {p.name for p in parameters}
@@ -281,12 +314,15 @@ def _steps(
 
 
 def _read_later(
-    groups: Sequence[StepCells], bodies: Sequence[Sequence[Statement]], tests: Sequence[CodeCell]
+    groups: Sequence[StepCells],
+    bodies: Sequence[Sequence[Statement]],
+    tests: Sequence[CodeCell],
+    at_end: frozenset[str],
 ) -> list[set[str]]:
-    """For each step, the names that later steps or later test cells read."""
+    """For each step, the names that later steps, later test cells or the end read."""
     test_reads = [(t.index, bound_by_reads(t)) for t in tests]
     later: list[set[str]] = [set() for _ in groups]
-    after: set[str] = set()  # read by the steps after the current one, built backwards
+    after: set[str] = set(at_end)  # read by the steps after the current one, built backwards
     for index in reversed(range(len(groups))):
         last_cell = groups[index].cells[-1].index
         later[index] = after | {n for cell, reads in test_reads if cell > last_cell for n in reads}
@@ -326,16 +362,20 @@ def step_flow(statements: Sequence[Statement], read_later: set[str]) -> Flow:
 
 
 def _outputs(
-    groups: Sequence[StepCells], flows: Sequence[Flow], tests: Sequence[CodeCell]
+    groups: Sequence[StepCells],
+    flows: Sequence[Flow],
+    tests: Sequence[CodeCell],
+    at_end: frozenset[str],
 ) -> list[list[str]]:
-    """For each step, the names it binds that a later step or test cell reads (liveness)."""
+    """For each step, the names it binds that a later step or test cell, or the end, reads
+    (liveness)."""
     readers_after: list[set[str]] = [set() for _ in groups]
     for test in tests:
         reads = set(sequence(test.facts.flows).names_read)
         for index, group in enumerate(groups):
             if group.cells[0].index < test.index:
                 readers_after[index] |= reads
-    live: set[str] = set()
+    live: set[str] = set(at_end)
     outputs: list[list[str]] = [[] for _ in groups]
     for index in reversed(range(len(groups))):
         live |= readers_after[index] - (

@@ -2,8 +2,8 @@
 
 Marks come in dialects, each read only when the build asks for it (`marks` in the options):
 
-- `nb2prod`: Jupyter tags (`deploy`, `parameters`, `test`, `step:NAME`) or the same as `#| ...`
-  lines at the top of a cell;
+- `nb2prod`: Jupyter tags (`deploy`, `parameters`, `test`, `serve`, `step:NAME`) or the same as
+  `#| ...` lines at the top of a cell;
 - `kale`: Kale's cell tags (`imports`, `functions`, `pipeline-parameters`, `pipeline-metrics`,
   `step:NAME`, `block:NAME`, `skip`, `prev:NAME`); as in Kale, an untagged cell belongs to the
   block of the tagged cell before it;
@@ -33,7 +33,12 @@ class Role(Enum):
     DEPLOY = "deploy"
     PARAMETERS = "parameters"
     TEST = "test"
+    SERVE = "serve"  # deploy code that holds serving functions: the notebook runs it too
     UNMARKED = "unmarked"
+
+
+# The roles of the cells the pipeline runs, in notebook order.
+PIPELINE_ROLES = (Role.DEPLOY, Role.SERVE)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,12 @@ _ATX = re.compile(r"^ {0,3}#{1,6}\s+(?P<text>.*?)(?:\s+#+)?\s*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)\s*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 
-_NB2PROD = {"deploy": Role.DEPLOY, "parameters": Role.PARAMETERS, "test": Role.TEST}
+_NB2PROD = {
+    "deploy": Role.DEPLOY,
+    "parameters": Role.PARAMETERS,
+    "test": Role.TEST,
+    "serve": Role.SERVE,
+}
 _KALE_ROLES = {
     "imports": Role.DEPLOY,
     "functions": Role.DEPLOY,
@@ -280,6 +290,8 @@ def _role(index: int, marks: Marks) -> Role:
                 cell=index,
             )
         return Role.UNMARKED
+    if Role.SERVE in roles:
+        return _serve_role(index, roles)
     if Role.PARAMETERS in roles:
         return Role.PARAMETERS
     if {Role.TEST, Role.DEPLOY} <= roles:
@@ -291,6 +303,22 @@ def _role(index: int, marks: Marks) -> Role:
     if Role.TEST in roles:
         return Role.TEST
     return Role.DEPLOY if Role.DEPLOY in roles else Role.UNMARKED
+
+
+def _serve_role(index: int, roles: frozenset[Role]) -> Role:
+    """A serve cell is deploy code too (a `deploy` or `step:` mark beside it changes nothing);
+    it is no test and holds no parameters."""
+    for other, why in (
+        (Role.TEST, "a test checks the pipeline but is not part of it"),
+        (Role.PARAMETERS, "the parameters cell only assigns values"),
+    ):
+        if other in roles:
+            raise NotebookError(
+                f"is marked both serve and {other.value}; {why}, and a serve cell holds the "
+                "functions that score new cases, so keep one mark",
+                cell=index,
+            )
+    return Role.SERVE
 
 
 def first_heading(markdown: str) -> str | None:

@@ -21,7 +21,7 @@ from nb2prod.emit.text import literal
 from nb2prod.errors import Diagnostic, NotebookError, render_all
 from nb2prod.lift import Plan, lift
 from nb2prod.literals import NOT_A_LITERAL
-from nb2prod.notebook.cells import Role
+from nb2prod.notebook.cells import PIPELINE_ROLES, Role
 from nb2prod.notebook.reader import Notebook, is_text_suffix, read_notebook
 from nb2prod.options import BuildOptions, VerifyOptions
 from nb2prod.verify.comparison import comparable_repr, differences, text_diff
@@ -93,10 +93,13 @@ def verify_notebook(path: Path, config: VerifyOptions) -> VerifyResult:
             ok = _verify(path, config, Path(tmp), warnings, report)
     except NotebookError as exc:
         # What was verified before the failure (the deploy run, when --whole fails) still stands.
-        messages = render_all(path, [*warnings, _placed(path, exc.diagnostic)])
+        problems = [*(w for w in warnings if not w.note), _placed(path, exc.diagnostic)]
         usage = isinstance(exc, OverrideError)
+        messages = render_all(path, problems)
         return VerifyResult(path, False, tuple(report), messages, usage_error=usage)
-    return VerifyResult(path, ok, tuple(report), render_all(path, warnings))
+    return VerifyResult(
+        path, ok, tuple(report), render_all(path, [w for w in warnings if not w.note])
+    )
 
 
 def _placed(path: Path, diagnostic: Diagnostic) -> Diagnostic:
@@ -184,7 +187,9 @@ def _build(path: Path, config: VerifyOptions, tmp: Path) -> Path:
 
 def _deploy_cells(subject: _Subject) -> list[KernelCell]:
     """The parameters cells, the overrides, then the deploy cells: what run() promises to equal."""
-    chosen = subject.selection.with_role(Role.PARAMETERS) + subject.selection.with_role(Role.DEPLOY)
+    chosen = subject.selection.with_role(Role.PARAMETERS) + subject.selection.with_role(
+        *PIPELINE_ROLES
+    )
     return _with_overrides(subject, [c.index for c in chosen])
 
 
@@ -373,4 +378,4 @@ def _place(notebook: Notebook, cell: int) -> str:
 
 
 def _result_cell(subject: _Subject) -> int:
-    return subject.selection.with_role(Role.DEPLOY)[-1].index
+    return subject.selection.with_role(*PIPELINE_ROLES)[-1].index
