@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -102,23 +101,7 @@ def field_type(parameter: Parameter) -> str:
 
 def json_default(parameter: Parameter) -> object:
     """The default as a JSON value for the API docs, or None when it is computed or not JSON."""
-    if not parameter.literal:
-        return None
-    try:
-        return json.loads(json.dumps(_plain(parameter.value), allow_nan=False))
-    except (TypeError, ValueError):
-        return None
-
-
-def _plain(value: object) -> object:
-    """Tuples as lists, sets as sorted lists (so the output is byte-identical on each build)."""
-    if isinstance(value, set | frozenset):
-        return [_plain(item) for item in sorted(value, key=repr)]
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+    return parameter.json_default
 
 
 def schema_type(field: ApiField) -> str | None:

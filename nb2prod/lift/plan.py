@@ -53,6 +53,12 @@ class Step:
     result: cst.BaseExpression | None = None
     result_cell: int | None = None
     is_async: bool = False
+    changes: tuple[str, ...] = ()  # inputs it may change in place that later code reads
+
+    def last_cell(self, name: str) -> int | None:
+        """The cell of the step's last statement that binds `name` or may change it in place."""
+        cells = [s.cell for s in self.body if name in s.flow.writes or name in may_change(s.flow)]
+        return cells[-1] if cells else None
 
     def identity(self) -> str:
         """Everything the step's code depends on, as text, without parsing any cell: each
@@ -214,6 +220,7 @@ def _steps(
         params = tuple(dict.fromkeys(n for n in wanted if n in available))
         available |= set(flow.writes)
         is_last = index == len(groups) - 1
+        changes = tuple(n for n in params if n in may_change(flow) and n in read_later[index])
         body = tuple(group.statements)
         if not body and not (is_last and result is not None) and not outputs[index]:
             continue
@@ -229,9 +236,19 @@ def _steps(
                 result=result if is_last else None,
                 result_cell=group.cells[-1].index if is_last and result is not None else None,
                 is_async=flow.awaits,
+                changes=changes,
             )
         )
     return tuple(steps)
+
+
+def may_change(flow: Flow) -> frozenset[str]:
+    """The names a run of statements may change in place (an attribute or item assignment).
+
+    The one answer to which of a step's inputs it must hand on when its steps run apart, as
+    an orchestrator runs them, each on values loaded from a store.
+    """
+    return flow.mutates
 
 
 def _read_later(
