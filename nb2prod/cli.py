@@ -59,6 +59,10 @@ def build(
         typer.Option("--force", help="Overwrite files edited by hand or not written by nb2prod."),
     ] = False,
     api: Annotated[bool, typer.Option("--api", help="Also generate a FastAPI app.")] = False,
+    airflow: Annotated[
+        bool,
+        typer.Option("--airflow", help="Also generate an Airflow DAG with one task per step."),
+    ] = False,
     cache_dir: Annotated[
         Path | None,
         typer.Option(
@@ -106,6 +110,7 @@ def build(
         out=out,
         name=name,
         api=api,
+        airflow=airflow,
         lower_bounds=lower_bounds,
         marks=dialects,
         root=(root or Path()).resolve(),

@@ -31,6 +31,7 @@ class BuildOptions:
     out: Path = Path("build")
     name: str | None = None
     api: bool = False
+    airflow: bool = False  # an Airflow DAG of the steps: `<package>/airflow_dag.py`
     lower_bounds: str | None = None  # "installed", or a pinned requirements file
     marks: tuple[str, ...] = DIALECTS  # the tools whose cell marks are read
     # The folder against which generated headers name the notebook: the pyproject's folder.

@@ -58,6 +58,9 @@ def test_golden(
     produced_files = sorted(
         p.relative_to(produced).as_posix() for p in produced.rglob("*") if p.is_file()
     )
+    if f"{case}/runtime.py" in produced_files:
+        produced_files.remove(f"{case}/runtime.py")
+        check_shipped_runtime(produced / case / "runtime.py")
     assert produced_files == expected_files
     for rel in expected_files:
         assert (produced / rel).read_text() == (expected / rel).read_text(), rel
@@ -80,6 +83,14 @@ def test_output_checks_itself(case: str, tmp_path: Path, monkeypatch: pytest.Mon
     assert before == after
 
 
+def check_shipped_runtime(path: Path) -> None:
+    """A package's runtime.py is nb2prod's runtime module, formatted: compared with it rather
+    than kept with each case's expected files."""
+    body = path.read_text().split("\n", 3)[-1]  # after the three header lines
+    source = (ROOT / "nb2prod" / "runtime.py").read_text()
+    assert body == black.format_str(source, mode=black.Mode())
+
+
 def options(folder: Path) -> dict[str, object]:
     """A case's build options (`{"api": true}`) from its optional options.json."""
     path = folder / "options.json"
@@ -95,3 +106,4 @@ def _update(folder: Path, status: Status, messages: str, produced: Path) -> None
         return
     (folder / "messages.txt").write_text(messages)
     shutil.copytree(produced, folder / "expected")
+    (folder / "expected" / produced.name / "runtime.py").unlink(missing_ok=True)

@@ -24,6 +24,7 @@ class Target:
     source: str  # the notebook's path relative to the project root, posix style
     notebook_dir_from_tests: str  # the notebook's folder relative to the generated tests/
     api: bool = False
+    airflow: bool = False
     versions: tuple[tuple[str, str], ...] = ()  # (normalised distribution, lower bound)
 
     @property
@@ -52,4 +53,10 @@ def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None
         from nb2prod.emit import api
 
         files[f"{pkg}/api.py"] = api.render(plan, target)
+    if target.airflow:
+        from nb2prod.emit import airflow_dag, runtime_file, steps
+
+        files[f"{pkg}/steps.py"] = steps.render(plan, target)
+        files[f"{pkg}/airflow_dag.py"] = airflow_dag.render(plan, target)
+        files[f"{pkg}/{runtime_file.MODULE}"] = runtime_file.render()
     return files

@@ -105,8 +105,8 @@ def _parenthesised(node: cst.BaseExpression) -> cst.BaseExpression:
 
 def run_function(plan: Plan, target: Target) -> str:
     """run(**params): the chain of steps, reading like the notebook's story."""
-    signature = ", ".join(_signature_part(p) for p in plan.parameters)
-    lines = [*_default_fill(plan.parameters), *_calls(plan)]
+    signature = ", ".join(signature_part(p) for p in plan.parameters)
+    lines = [*default_fill(plan.parameters), *_calls(plan)]
     doc = _run_docstring(plan, target)
     names = ", ".join(f"{p.name}={p.name}" for p in plan.parameters)
     if plan.is_async:
@@ -132,7 +132,7 @@ def _run_docstring(plan: Plan, target: Target) -> str:
     )
 
 
-def _signature_part(parameter: Parameter) -> str:
+def signature_part(parameter: Parameter) -> str:
     annotation = parameter.annotation
     if parameter.inline:
         typed = f": {annotation}" if annotation else ""
@@ -141,7 +141,7 @@ def _signature_part(parameter: Parameter) -> str:
     return f"{parameter.name}{typed} = None"
 
 
-def _default_fill(parameters: Sequence[Parameter]) -> list[str]:
+def default_fill(parameters: Sequence[Parameter]) -> list[str]:
     """Defaults that are not immutable literals are made fresh on every call."""
     lines = []
     for p in parameters:
