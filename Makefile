@@ -1,11 +1,18 @@
-# Two commands for a new user: `make demo` and `make test`. Both create .venv when it is missing.
+# Two commands for a new user: `make demo` and `make test`. Both create .venv when it is missing;
+# `make test` also .venv-airflow.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO := examples/churn_deploy.ipynb
 
-.PHONY: install demo test lint typecheck unit clean
+# The DAG tests run Airflow in an environment of its own (its pins would downgrade the dev
+# environment's FastAPI); the tests find its python through NB2PROD_AIRFLOW_PYTHON.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_REQUIREMENTS := tests/airflow-requirements.txt
+
+.PHONY: install airflow demo test lint typecheck unit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +23,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 install: $(STAMP)
+
+$(AIRFLOW_STAMP): $(AIRFLOW_REQUIREMENTS)
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -r $(AIRFLOW_REQUIREMENTS)
+	touch $@
+
+airflow: $(AIRFLOW_STAMP)
 
 demo: install
 	$(BIN)/nb2prod build $(DEMO) --out build
@@ -29,10 +44,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
-	$(BIN)/python -m pytest
+unit: install airflow
+	NB2PROD_AIRFLOW_PYTHON=$(CURDIR)/$(AIRFLOW_VENV)/bin/python $(BIN)/python -m pytest
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) $(AIRFLOW_VENV) build
