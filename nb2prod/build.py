@@ -40,6 +40,7 @@ class Status(Enum):
     UNCHANGED = "unchanged"
     UP_TO_DATE = "up to date"
     STALE = "stale"
+    OTHER_OPTIONS = "built with other options"  # --check with options the build did not use
     FAILED = "failed"
 
 
@@ -184,6 +185,7 @@ def package_target(path: Path, options: BuildOptions) -> tuple[Target, Path]:
         api=options.api,
         airflow=options.airflow,
         versions=lower_bounds(options.lower_bounds),
+        api_parameters=options.api_parameters if options.api else (),
     )
     return target, dest
 
@@ -203,7 +205,7 @@ def render_package(
     from nb2prod.analysis.facts import Found
     from nb2prod.analysis.selection import examine_cells, select
     from nb2prod.caching.memo import Memo
-    from nb2prod.emit import emit_package
+    from nb2prod.emit import emit_package, shipped_files
     from nb2prod.emit.module import step_codes
     from nb2prod.lift import lift
     from nb2prod.output.formatting import Worker, format_files, formatted_chunks, style_key
@@ -219,6 +221,10 @@ def render_package(
         selection = select(notebook, examine, marks)
         plan = lift(selection)
         warnings.extend(plan.warnings)
+        if target.api:
+            from nb2prod.emit.api import allowed_warnings
+
+            warnings.extend(allowed_warnings(plan, target))
         emitted = emit_package(plan, target, steps)
         resume_collector()
 
@@ -226,7 +232,7 @@ def render_package(
             return formatted_chunks(texts, worker)
 
         formatter = memo.wrap("chunk", chunks, digest=str, kind=str, options=style_key())
-        files = format_files(emitted, format_chunks=formatter)
+        files = {**format_files(emitted, format_chunks=formatter), **shipped_files(target)}
     return {rel: with_header(text, target.source) for rel, text in files.items()}
 
 
@@ -251,10 +257,39 @@ def _deliver(
         changes = compare(files, dest, force=run.force)
         if changes.empty and not changes.refused:
             return BuildResult(path, Status.UP_TO_DATE, dest, notes)
+        differ = _options_differ(dest, files)
+        if differ is not None:
+            return BuildResult(path, Status.OTHER_OPTIONS, dest, (*notes, differ))
         return BuildResult(path, Status.STALE, dest, (*notes, *drift_report(dest, changes)))
     changes = update_package(files, dest, force=run.force)
     status = Status.UNCHANGED if changes.empty else Status.WRITTEN
     return BuildResult(path, status, dest, notes)
+
+
+def _options_differ(dest: Path, files: dict[str, str]) -> str | None:
+    """One line saying how the options of the package's build and of this check differ, when
+    they do: every file they shape would otherwise be listed as stale."""
+    from nb2prod.emit.pyproject import recorded_flags
+    from nb2prod.output.writer import Ownership, ownership
+
+    try:
+        text = (dest / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    built = recorded_flags(text) if ownership(text) is Ownership.GENERATED else None
+    checked = recorded_flags(files["pyproject.toml"])
+    if built is None or checked is None or set(built) == set(checked):
+        return None
+    gone = [flag for flag in built if flag not in checked]
+    added = [flag for flag in checked if flag not in built]
+    them = "it" if len(gone + added) == 1 else "them"
+    if not added:
+        how = f"was built with {' '.join(gone)}; this check runs without {them}"
+    elif not gone:
+        how = f"was built without {' '.join(added)}; this check runs with {them}"
+    else:
+        how = f"was built with {' '.join(built)}; this check runs with {' '.join(checked)}"
+    return f"{dest.as_posix()} {how}; give both the same options (keep them in [tool.nb2prod])"
 
 
 def _relative(path: Path, start: Path) -> str:

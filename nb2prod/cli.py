@@ -21,6 +21,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Help texts are rich markup: a bracket that is text is written "\\[" in the source.
+    rich_markup_mode="rich",
     help="Turn the deploy cells of a Jupyter notebook into an installable, tested package.",
 )
 
@@ -42,7 +44,7 @@ def build(
         list[Path] | None,
         typer.Argument(
             help="Notebooks, or folders to search for notebooks named *deploy*; "
-            "default: `notebooks` in [tool.nb2prod].",
+            "default: `notebooks` in \\[tool.nb2prod].",
             show_default=False,
         ),
     ] = None,
@@ -63,11 +65,21 @@ def build(
         bool,
         typer.Option("--airflow", help="Also generate an Airflow DAG with one task per step."),
     ] = False,
+    api_parameters: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-parameter",
+            metavar="NAME",
+            help="With --api, let requests set this parameter although its default is a path "
+            "(repeat for several).",
+            show_default=False,
+        ),
+    ] = None,
     cache_dir: Annotated[
         Path | None,
         typer.Option(
             "--cache-dir",
-            help="Cache folder [default: $NB2PROD_CACHE_DIR, else the user's cache folder].",
+            help="Cache folder \\[default: $NB2PROD_CACHE_DIR, else the user's cache folder].",
             show_default=False,
         ),
     ] = None,
@@ -111,6 +123,7 @@ def build(
         name=name,
         api=api,
         airflow=airflow,
+        api_parameters=tuple(dict.fromkeys(api_parameters or ())),
         lower_bounds=lower_bounds,
         marks=dialects,
         root=(root or Path()).resolve(),
@@ -215,7 +228,7 @@ def lint(
     paths: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Notebooks or folders to check; default: `notebooks` in [tool.nb2prod].",
+            help="Notebooks or folders to check; default: `notebooks` in \\[tool.nb2prod].",
             show_default=False,
         ),
     ] = None,
@@ -282,7 +295,7 @@ def verify(
         typer.echo(line, err=True)
     for line in result.report:
         typer.echo(line)
-    raise typer.Exit(0 if result.ok else 1)
+    raise typer.Exit(2 if result.usage_error else 0 if result.ok else 1)
 
 
 def _lint_rules(ctx: typer.Context) -> LintRules:

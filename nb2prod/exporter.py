@@ -1,12 +1,15 @@
 """`jupyter nbconvert --to nb2prod NOTEBOOK`: the pipeline module as one `.py` file.
 
 An nbconvert exporter (entry point `nbconvert.exporters`) built on the same pipeline as
-`nb2prod build`; it returns only the generated `pipeline.py`.
+`nb2prod build`; it returns only the generated `pipeline.py`. Under `jupyter nbconvert` a
+notebook error is the usual one line `PATH: cell N, line M: ...` and exit status 1; called
+from Python, it raises ExportError with that message.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +45,22 @@ class PipelineExporter(Exporter):
         try:
             module = pipeline_module(json.dumps(nb_copy), path, warnings)
         except NotebookError as exc:
-            raise ExportError(exc.diagnostic.render(path.as_posix())) from None
+            message = exc.diagnostic.render(path.as_posix())
+            if _in_nbconvert_command():
+                # nbconvert would print the traceback of any exception; the line says it all.
+                print(message, file=sys.stderr)
+                raise SystemExit(1) from None
+            raise ExportError(message) from None
         for note in warnings:
             self.log.warning(note.render(path.as_posix()))
         return module, resources
+
+
+def _in_nbconvert_command() -> bool:
+    """Whether `jupyter nbconvert` is running this exporter (rather than a Python caller)."""
+    from nbconvert.nbconvertapp import NbConvertApp
+
+    return bool(NbConvertApp.initialized())
 
 
 def pipeline_module(text: str, path: Path, warnings: list[Diagnostic]) -> str:

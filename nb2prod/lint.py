@@ -1,7 +1,9 @@
 """`nb2prod lint`: the naming convention that keeps a folder of notebooks navigable.
 
 Each notebook's name holds exactly one category keyword and a short description, and the data
-files that deploy and cleaning notebooks read or write carry a date in their names.
+files that deploy and cleaning notebooks read or write carry a date in their names, or in a
+Hive-style partition folder (`events/dt=2024-05-01/part-0.parquet`). A cell of theirs that
+does not parse is a finding too: its file names cannot be checked.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ _DATE = re.compile(
     r"(?<!\d)(?:19|20)\d\d(?P<sep>[-_]?)(?:0[1-9]|1[0-2])(?P=sep)(?:0[1-9]|[12]\d|3[01])(?!\d)"
 )
 _EXAMPLE_DATE = "2024-05-01"
+# A Hive-style partition folder holding a date (`dt=2024-05-01`), or the year of one
+# (`year=2024/month=05/day=01`).
+_PARTITION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=(?P<value>[^/=]+)$")
+_YEAR = re.compile(r"^year=(?:19|20)\d\d$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -113,18 +119,45 @@ def data_file_findings(notebook: Notebook, rules: LintRules) -> list[Diagnostic]
             continue
         try:
             tree = ast.parse(clean_cell(cell.source, strict=False).code)
-        except (SyntaxError, ValueError):
-            continue  # the build reports broken cells; lint looks only at names
+        except SyntaxError as exc:
+            found.append(Diagnostic(_unparsed(exc.msg), cell.index, exc.lineno))
+            continue
+        except ValueError as exc:  # NUL bytes
+            found.append(Diagnostic(_unparsed(str(exc)), cell.index))
+            continue
         for name, line in _file_names(tree, rules.data_extensions):
-            if name not in seen and not has_date(_basename(name)):
+            if name not in seen and not is_dated(name):
                 seen.add(name)
                 found.append(Diagnostic(_undated(name), cell.index, line))
     return found
 
 
+def _unparsed(reason: str) -> str:
+    return (
+        f"the code does not parse ({reason}), so its data file names cannot be checked; "
+        "fix the cell"
+    )
+
+
 def has_date(name: str) -> bool:
     """Whether a file name holds a date as YYYY-MM-DD, YYYY_MM_DD or YYYYMMDD."""
     return _DATE.search(name) is not None
+
+
+def is_dated(path: str) -> bool:
+    """Whether a data file's path is dated: its file name holds a date, or one of its folders
+    is a Hive-style partition by date (`dt=2024-05-01`, `year=2024/month=05`, or a value
+    formatted in: `f"dt={day}"`)."""
+    if has_date(_basename(path)):
+        return True
+    for folder in path.replace("\\", "/").split("/")[:-1]:
+        partition = _PARTITION.match(folder)
+        if partition is None:
+            continue
+        value = partition["value"]
+        if has_date(value) or _YEAR.match(folder) or "{" in value:
+            return True
+    return False
 
 
 def _undated(name: str) -> str:

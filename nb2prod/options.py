@@ -32,6 +32,8 @@ class BuildOptions:
     name: str | None = None
     api: bool = False
     airflow: bool = False  # an Airflow DAG of the steps: `<package>/airflow_dag.py`
+    # Parameters whose defaults are paths that the web API may still take as request fields.
+    api_parameters: tuple[str, ...] = ()
     lower_bounds: str | None = None  # "installed", or a pinned requirements file
     marks: tuple[str, ...] = DIALECTS  # the tools whose cell marks are read
     # The folder against which generated headers name the notebook: the pyproject's folder.
@@ -89,7 +91,7 @@ def path_keys() -> frozenset[str]:
 
 
 def _toml_type(hint: Any) -> type:
-    """`str | None` -> str; Path stays Path (text in the file); `tuple[str, ...]` -> list."""
+    """`str | None` -> str; `tuple[str, ...]` -> list; Path stays Path (text in the file)."""
     if typing.get_origin(hint) in {tuple, list}:
         return list
     arguments = [a for a in typing.get_args(hint) if a is not type(None)]

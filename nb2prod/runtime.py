@@ -18,6 +18,12 @@ A folder of artifacts with its manifest.json (`train()` writes it, `load()` and 
     load_artifacts(folder, *, package, notebook_hash) -> {name: value}, checked before loading
     read_manifest(folder) -> manifest
 
+A package's command line reads options and reports failures in the notebook's terms:
+    parse_text(text, kind, item) -> value   a Python literal or JSON, else the text; ValueError
+                                            when it is not the kind of container asked for
+    stdout_to_stderr()                      while it holds, what is printed goes to stderr
+    failure_cell(error, pipeline, outside) -> the notebook cell of a traceback, from `# cell N`
+
 Orchestrators (Airflow, Dagster, Prefect) pass step values through a store:
     Store(url).save_step(run_id, step, values) -> {name: url}; .load({name: url}) -> values
     Store(url).write_result(run_id, value) -> url; .read_result(run_id) -> JSON value
@@ -54,8 +60,9 @@ import re
 import shutil
 import sys
 import warnings
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
 from pathlib import Path
+from types import CodeType
 from typing import IO, Any, TypeVar
 
 MANIFEST = "manifest.json"
@@ -66,6 +73,7 @@ _RESERVED = frozenset({"format", "package", "notebook_sha256", "created", "pytho
 _RESERVED |= {"distributions", "artifacts"}
 _CHUNK = 1 << 20
 _T = TypeVar("_T")
+_Values = Mapping[str, object]
 
 
 class ArtifactError(Exception):
@@ -121,7 +129,8 @@ _NOT_THEIRS = object()  # the value is not of this library's types
 def _from_pandas(pandas: Any, value: object) -> Any:
     if isinstance(value, pandas.DataFrame):
         return json_value(value.to_dict(orient="records"))
-    if isinstance(value, pandas.Series | pandas.Index | pandas.api.extensions.ExtensionArray):
+    listed = pandas.Series | pandas.Index | pandas.api.extensions.ExtensionArray
+    if isinstance(value, listed):
         return json_value(value.tolist())
     if value is pandas.NA or value is pandas.NaT:  # NaT has an isoformat(): "NaT"
         return None
@@ -155,7 +164,8 @@ def _from_builtin(value: object) -> Any:
         return [json_value(item) for item in value]
     if isinstance(value, datetime.timedelta):  # pandas.Timedelta too
         return value.total_seconds()
-    if isinstance(value, datetime.date | datetime.time):  # datetime and pandas.Timestamp too
+    # datetime and pandas.Timestamp are dates too
+    if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     return repr(value)
 
@@ -181,6 +191,104 @@ def dumps(value: object) -> str:
     return json.dumps(json_value(value), allow_nan=False)
 
 
+# --- command lines ---------------------------------------------------------------------------
+
+
+def parse_text(text: str, kind: type | None = None, item: type | None = None) -> Any:
+    """A value as users type it: a Python literal or JSON (`{'a': 1}`, `[1, 2]`), else the text.
+
+    With `kind` (list, tuple, set or dict) the value must be one, with items of type `item`
+    when that is given (an int will do for a float); a list, tuple or set becomes `kind`.
+    ValueError otherwise, saying what was expected.
+    """
+    value: Any = _literal_or_json(text)
+    if kind is None:
+        return value
+    if kind is not dict and isinstance(value, list | tuple | set):
+        value = kind(value)
+    if isinstance(value, kind) and _holds_only(value, item):
+        return value
+    wanted = kind.__name__ + (f" of {item.__name__}" if item is not None else "")
+    raise ValueError(f"{text!r} is not a {wanted}; give it as JSON or a Python literal")
+
+
+def _literal_or_json(text: str) -> Any:
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        pass
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _holds_only(values: Any, item: type | None) -> bool:
+    return item is None or all(_is_a(value, item) for value in values)
+
+
+def _is_a(value: object, kind: type) -> bool:
+    """Whether an item has the type asked for; a bool is no number, an int will do for a float."""
+    if isinstance(value, bool) or kind is bool:
+        return isinstance(value, bool) and kind is bool
+    return isinstance(value, int | float) if kind is float else isinstance(value, kind)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """While it holds, what is printed goes to stderr, so that stdout holds only a result:
+    Python's prints, and what extensions and subprocesses write to file descriptor 1."""
+    sys.stdout.flush()
+    saved = _descriptor_to_stderr()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _descriptor_to_stderr() -> int | None:
+    """Point descriptor 1 at stderr's when sys.stdout writes to it; a copy of the old one."""
+    try:
+        if sys.stdout.fileno() != 1:
+            return None
+        saved = os.dup(1)
+        os.dup2(sys.stderr.fileno(), 1)
+        return saved
+    except (OSError, ValueError):  # no descriptors: stdout replaced, as test runners do
+        return None
+
+
+def failure_cell(
+    error: BaseException, pipeline: str, outside: Iterable[CodeType] = ()
+) -> int | None:
+    """The notebook cell a failure happened in, or None: the `# cell N` marker nearest above
+    the innermost line of the file `pipeline` that the traceback passes through, leaving out
+    the functions `outside` (those that chain the steps, which are in no cell)."""
+    import linecache
+
+    skipped = tuple(outside)
+    line = None
+    trace = error.__traceback__
+    while trace is not None:
+        code = trace.tb_frame.f_code
+        if code.co_filename == pipeline and all(code is not s for s in skipped):
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    if line is None:
+        return None
+    for text in reversed(linecache.getlines(pipeline)[:line]):
+        words = text.split()
+        if len(words) == 3 and words[:2] == ["#", "cell"] and words[2].isdigit():
+            return int(words[2])
+    return None
+
+
 # --- one value in a file ---------------------------------------------------------------------
 
 
@@ -202,7 +310,8 @@ class Artifact:
     def from_json(cls, where: str, name: str, entry: object) -> Artifact:
         """A manifest entry read back; ArtifactError when it is malformed or leaves its folder."""
         if isinstance(entry, dict):
-            file, sha256, size = entry.get("file"), entry.get("sha256"), entry.get("size")
+            file, sha256 = entry.get("file"), entry.get("sha256")
+            size = entry.get("size")
             kind, serializer = entry.get("type"), entry.get("serializer")
             if (
                 _bare_file_name(file)
@@ -214,7 +323,8 @@ class Artifact:
                 and serializer in _SUFFIXES
             ):
                 return cls(str(file), sha256, kind, size, str(serializer))
-        raise ArtifactError(f"{where}: the entry of `{name}` is malformed; save again", name=name)
+        message = f"{where}: the entry of `{name}` is malformed; save again"
+        raise ArtifactError(message, name=name)
 
 
 def _bare_file_name(file: object) -> bool:
@@ -235,13 +345,15 @@ class _Hashing:
         self.size = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        size = memoryview(data).nbytes  # pickle hands large payloads over as memoryviews
+        # pickle hands large payloads over as memoryviews
+        size = memoryview(data).nbytes
         self.digest.update(data)
         self.size += size
         self._file.write(data)
         return size
 
-    def tell(self) -> int:  # joblib aligns arrays by it; the file is written from its start
+    # joblib aligns arrays by it; the file is written from its start
+    def tell(self) -> int:
         return self.size
 
 
@@ -265,7 +377,8 @@ def _plain_json(value: object) -> bytes | None:
     try:
         if _json_exact(value):
             return json.dumps(value, ensure_ascii=False, allow_nan=False).encode()
-    except (RecursionError, ValueError):  # a cycle, a huge int, a lone surrogate: not plain
+    # a cycle, a huge int, a lone surrogate: not plain
+    except (RecursionError, ValueError):
         pass
     return None
 
@@ -314,23 +427,24 @@ class _Plan:
         return cls(name, value, serializer, writer, _file_name(name, serializer, taken))
 
     def by_value(self, taken: set[str]) -> _Plan | None:
-        """The value for cloudpickle, which saves functions and classes that pickle can only
-        name (made inside a step, lambdas) by value; None when installed cloudpickle is none."""
-        if self.serializer != "joblib" or importlib.util.find_spec("cloudpickle") is None:
+        """The value for cloudpickle, which saves by value the functions and classes that
+        pickle can only name (made inside a step, lambdas); None without cloudpickle."""
+        installed = importlib.util.find_spec("cloudpickle") is not None
+        if self.serializer != "joblib" or not installed:
             return None
         cloudpickle = importlib.import_module("cloudpickle")
         value = self.value
         file = _file_name(self.name, "cloudpickle", taken)
-        return _Plan(
-            self.name, value, "cloudpickle", lambda out: cloudpickle.dump(value, out), file
-        )
+        write = lambda out: cloudpickle.dump(value, out)  # noqa: E731
+        return _Plan(self.name, value, "cloudpickle", write, file)
 
     def write(self, out: IO[bytes]) -> Artifact:
         """Write the value to `out` and record it; ArtifactError naming the value if it cannot."""
         hashing = _Hashing(out)
         try:
             self.writer(hashing)
-        except Exception as exc:  # pickling raises whatever the object's own methods raise
+        # pickling raises whatever the object's own methods raise
+        except Exception as exc:
             message = f"cannot save `{self.name}`: {_reason(exc)}"
             raise ArtifactError(message, name=self.name) from exc
         kind = f"{type(self.value).__module__}.{type(self.value).__qualname__}"
@@ -338,7 +452,10 @@ class _Plan:
         return Artifact(self.file, sha256, kind, hashing.size, self.serializer)
 
 
-def _written(plan: _Plan, taken: set[str], put: Callable[[_Plan], Artifact]) -> Artifact:
+_Put = Callable[[_Plan], Artifact]
+
+
+def _written(plan: _Plan, taken: set[str], put: _Put) -> Artifact:
     """`put(plan)`, or, when pickle cannot save the value, `put` of cloudpickle's plan for it.
 
     `put` writes a plan's file whole or not at all, so a failed attempt leaves nothing behind.
@@ -363,10 +480,12 @@ def _reason(exc: BaseException) -> str:
 
 def _file_name(name: str, serializer: str, taken: set[str]) -> str:
     """`<name><suffix>`, unique in its folder even where file names ignore case."""
-    if not name.isidentifier():  # values are notebook names; anything else could leave the folder
+    # values are notebook names; anything else could leave the folder
+    if not name.isidentifier():
         raise ValueError(f"not a Python name: {name!r}")
     stem, suffix, number = name, _SUFFIXES[serializer], 1
-    while f"{stem}{suffix}".lower() in taken:  # `manifest` as JSON, `Model` beside `model`
+    # `manifest` as JSON, `Model` beside `model`
+    while f"{stem}{suffix}".lower() in taken:
         number += 1
         stem = f"{name}-{number}"
     taken.add(f"{stem}{suffix}".lower())
@@ -380,7 +499,8 @@ def _check(where: str, artifact: Artifact, file: IO[bytes]) -> None:
         digest.update(chunk)
         size += len(chunk)
     if size != artifact.size or digest.hexdigest() != artifact.sha256:
-        raise ArtifactError(f"{where}: sha256 mismatch; the file changed since it was saved")
+        changed = "sha256 mismatch; the file changed since it was saved"
+        raise ArtifactError(f"{where}: {changed}")
 
 
 def _decode(where: str, artifact: Artifact, file: IO[bytes]) -> object:
@@ -396,7 +516,8 @@ def _decode(where: str, artifact: Artifact, file: IO[bytes]) -> object:
     except ArtifactError:
         raise
     except Exception as exc:  # a class that moved, a module not installed
-        raise ArtifactError(f"{where}: cannot load {artifact.type}: {_reason(exc)}") from exc
+        message = f"{where}: cannot load {artifact.type}: {_reason(exc)}"
+        raise ArtifactError(message) from exc
 
 
 def save_value(folder: str | os.PathLike[str], name: str, value: object) -> Artifact:
@@ -461,7 +582,8 @@ def save_artifacts(
     _check_replaceable(target)
     clash = _RESERVED & set(fields or {})
     if clash:
-        raise ValueError(f"manifest fields reserved for the runtime: {', '.join(sorted(clash))}")
+        reserved = ", ".join(sorted(clash))
+        raise ValueError(f"manifest fields reserved for the runtime: {reserved}")
     staging = target.with_name(f".{target.name}.new-{os.urandom(6).hex()}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -475,9 +597,10 @@ def save_artifacts(
             "created": _now(),
             "python": ".".join(str(part) for part in sys.version_info[:3]),
             "distributions": {name: _installed(name) for name in distributions},
-            "artifacts": {name: artifact.to_json() for name, artifact in artifacts.items()},
+            "artifacts": {name: entry.to_json() for name, entry in artifacts.items()},
         }
-        _write_synced(staging / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+        text = json.dumps(manifest, indent=2) + "\n"
+        _write_synced(staging / MANIFEST, text.encode())
         _sync_folder(staging)
         _swap_in(staging, target)
     except OSError as exc:
@@ -509,7 +632,10 @@ def _check_replaceable(target: Path) -> None:
 def _save_all(folder: Path, values: Mapping[str, object]) -> dict[str, Artifact]:
     taken = {MANIFEST}
     plans = [_Plan.of(name, value, taken) for name, value in values.items()]
-    return {plan.name: _written(plan, taken, lambda p: _save_file(folder, p)) for plan in plans}
+    saved = {}
+    for plan in plans:
+        saved[plan.name] = _written(plan, taken, lambda p: _save_file(folder, p))
+    return saved
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -553,10 +679,12 @@ def _exchange(new: Path, old: Path) -> bool:
         import ctypes
 
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError, TypeError):  # not Linux: no such call, or no libc by None
+    # not Linux: no such call, or no libc by None
+    except (OSError, AttributeError, TypeError):
         return False
     at_fdcwd, rename_exchange = -100, 2
-    done = renameat2(at_fdcwd, os.fsencode(new), at_fdcwd, os.fsencode(old), rename_exchange)
+    new_path, old_path = os.fsencode(new), os.fsencode(old)
+    done = renameat2(at_fdcwd, new_path, at_fdcwd, old_path, rename_exchange)
     if done == 0:
         _sync_folder(old.parent)
     return bool(done == 0)
@@ -598,13 +726,17 @@ def _parse_manifest(where: str, data: bytes) -> dict[str, Any]:
         manifest = json.loads(data)
     except ValueError as exc:
         raise ArtifactError(f"{where}: not valid JSON ({exc}); save again") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("artifacts"), dict):
-        raise ArtifactError(f"{where}: not a manifest (no artifacts); save again")
+    no_artifacts = f"{where}: not a manifest (no artifacts); save again"
+    if not isinstance(manifest, dict):
+        raise ArtifactError(no_artifacts)
+    if not isinstance(manifest.get("artifacts"), dict):
+        raise ArtifactError(no_artifacts)
     version = manifest.get("format")
     if not isinstance(version, int):
         raise ArtifactError(f"{where}: not a manifest (no format); save again")
     if version > FORMAT:
-        raise ArtifactError(f"{where}: manifest format {version} is newer than this runtime's")
+        newer = f"manifest format {version} is newer than this runtime's"
+        raise ArtifactError(f"{where}: {newer}")
     _records(where, manifest)  # every entry well formed before anyone relies on it
     return manifest
 
@@ -679,7 +811,7 @@ def path_component(text: str) -> str:
 STORE_ENV = "NB2PROD_STORE"
 
 
-def configured_store(url: str | None = None, *, setting: str = "the run's store") -> Store:
+def configured_store(url: str | None = None, *, setting: str = "its store") -> Store:
     """The store a run names (`url`), else the one `$NB2PROD_STORE` names where this runs.
 
     The environment is read by the process that runs the step: on a cluster, each worker's.
@@ -706,7 +838,7 @@ class Store:
         self.fs, root = self._fsspec.core.url_to_fs(url, **storage_options)
         self.root = str(root).rstrip("/")
 
-    def save_step(self, run_id: str, step: str, values: Mapping[str, object]) -> dict[str, str]:
+    def save_step(self, run_id: str, step: str, values: _Values) -> dict[str, str]:
         """Save a step's values with their manifest; the URL of each value's file."""
         if not step.isidentifier():
             raise ValueError(f"not a step name: {step!r}")
@@ -714,15 +846,15 @@ class Store:
         self.fs.makedirs(folder, exist_ok=True)
         taken = {MANIFEST}
         plans = [_Plan.of(name, value, taken) for name, value in values.items()]
-        artifacts = {
-            plan.name: _written(plan, taken, lambda p: self._put(f"{folder}/{p.file}", p.write))
-            for plan in plans
-        }
+        artifacts: dict[str, Artifact] = {}
+        for plan in plans:
+            put: _Put = lambda p: self._put(f"{folder}/{p.file}", p.write)  # noqa: E731
+            artifacts[plan.name] = _written(plan, taken, put)
         manifest = {
             "format": FORMAT,
             "run_id": run_id,
             "step": step,
-            "artifacts": {name: artifact.to_json() for name, artifact in artifacts.items()},
+            "artifacts": {name: entry.to_json() for name, entry in artifacts.items()},
         }
         data = (json.dumps(manifest, indent=2) + "\n").encode()
         self._put(f"{folder}/{MANIFEST}", lambda out: out.write(data))
@@ -767,7 +899,8 @@ class Store:
 
     def read_result(self, run_id: str) -> Any:
         """The JSON value write_result wrote for this run."""
-        with self.fs.open(f"{self.root}/{path_component(run_id)}/result.json", "rb") as file:
+        path = f"{self.root}/{path_component(run_id)}/result.json"
+        with self.fs.open(path, "rb") as file:
             return json.loads(file.read())
 
     def _put(self, path: str, write: Callable[[IO[bytes]], _T]) -> _T:
@@ -782,7 +915,8 @@ class Store:
                 result = write(out)
             self.fs.mv(temporary, path)
         except BaseException:
-            with contextlib.suppress(Exception):  # the original error matters, not this one
+            # the original error matters, not this one
+            with contextlib.suppress(Exception):
                 self.fs.rm(temporary)
             raise
         return result
@@ -825,7 +959,8 @@ class StepSpec:
     def __post_init__(self) -> None:
         stray = set(self.changed_in_place) - set(self.inputs)
         if stray:
-            raise ValueError(f"step {self.name}: changed in place but not inputs: {sorted(stray)}")
+            message = f"changed in place but not inputs: {sorted(stray)}"
+            raise ValueError(f"step {self.name}: {message}")
         unread = {name for name, _ in self.sources} - set(self.inputs)
         if unread:
             raise ValueError(
@@ -882,11 +1017,12 @@ def run_step(
     the cell, the step, and what went wrong.
     """
     given = arguments or {}
-    missing = [name for name in spec.inputs if name not in input_paths and name not in given]
+    stored = [name for name in spec.inputs if name in input_paths]
+    missing = [name for name in spec.inputs if name not in stored and name not in given]
     if missing:
         where = spec.where(notebook)
         raise _step_error(spec, f"{where}: no stored value for {', '.join(missing)}")
-    loaded = store.load({name: input_paths[name] for name in spec.inputs if name in input_paths})
+    loaded = store.load({name: input_paths[name] for name in stored})
     values = [loaded[name] if name in loaded else given[name] for name in spec.inputs]
     returned = _named(spec, _call(function, spec, values, notebook), notebook)
     # A value changed in place is handed on as it is now; an output of the same name wins.
@@ -895,13 +1031,19 @@ def run_step(
     if spec.result is not None and spec.result not in spec.outputs:
         del handed[spec.result]  # the result alone: no later step reads it
     paths = _save_handed(spec, store, run_id, handed, notebook)
-    if spec.writes_result:  # last, so that result.json marks a run whose steps all ended
-        store.write_result(run_id, returned[spec.result] if spec.result is not None else None)
+    # last, so that result.json marks a run whose steps all ended
+    if spec.writes_result:
+        result = returned[spec.result] if spec.result is not None else None
+        store.write_result(run_id, result)
     return paths
 
 
 def _save_handed(
-    spec: StepSpec, store: Store, run_id: str, handed: Mapping[str, object], notebook: str | None
+    spec: StepSpec,
+    store: Store,
+    run_id: str,
+    handed: Mapping[str, object],
+    notebook: str | None,
 ) -> dict[str, str]:
     """Save what a step hands on; an unsaveable value is named with its cell."""
     try:
@@ -919,41 +1061,27 @@ def _save_handed(
 
 
 def _call(
-    function: Callable[..., Any], spec: StepSpec, arguments: list[object], notebook: str | None
+    function: Callable[..., Any],
+    spec: StepSpec,
+    arguments: list[object],
+    notebook: str | None,
 ) -> object:
     """Call the step function; StepError naming the cell and the step when it raises."""
     try:
         value = function(*arguments)
-        if isinstance(value, Coroutine):  # an `async def` step, as top-level await makes
+        # an `async def` step, as top-level await makes
+        if isinstance(value, Coroutine):
             import asyncio
 
             value = asyncio.run(value)
     except Exception as exc:
-        where = spec.where(notebook, _raised_in(exc, function))
+        code = getattr(function, "__code__", None)  # the cell: from the step's module
+        cell = failure_cell(exc, code.co_filename) if code is not None else None
+        where = spec.where(notebook, cell)
         text = " ".join(str(exc).split())[:500]
         what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
         raise _step_error(spec, f"{where} failed: {what}") from exc
     return value
-
-
-def _raised_in(error: BaseException, function: Callable[..., Any]) -> int | None:
-    """The notebook cell of the innermost line of the step function's module in the traceback:
-    the `# cell N` marker nearest above it. None when the module carries no markers."""
-    import linecache
-
-    code = getattr(function, "__code__", None)
-    if code is None:
-        return None
-    line, trace = None, error.__traceback__
-    while trace is not None:
-        if trace.tb_frame.f_code.co_filename == code.co_filename:
-            line = trace.tb_lineno
-        trace = trace.tb_next
-    for text in reversed(linecache.getlines(code.co_filename)[: line or 0]):
-        words = text.split()
-        if len(words) == 3 and words[:2] == ["#", "cell"] and words[2].isdigit():
-            return int(words[2])
-    return None
 
 
 def _named(spec: StepSpec, value: object, notebook: str | None) -> dict[str, object]:
@@ -964,10 +1092,13 @@ def _named(spec: StepSpec, value: object, notebook: str | None) -> dict[str, obj
     if len(names) == 1:
         return {names[0]: value}
     if not isinstance(value, tuple) or len(value) != len(names):
-        got = f"{len(value)} values" if isinstance(value, tuple) else type(value).__name__
+        got = type(value).__name__
+        if isinstance(value, tuple):
+            got = f"{len(value)} values"
         where = spec.where(notebook)
         raise _step_error(
-            spec, f"{where}: returned {got}, not a tuple of {len(names)}: {', '.join(names)}"
+            spec,
+            f"{where}: returned {got}, not a tuple of {len(names)}: {', '.join(names)}",
         )
     return dict(zip(names, value, strict=True))
 
@@ -977,6 +1108,9 @@ def _step_error(spec: StepSpec, message: str) -> StepError:
 
 
 # --- a pipeline for orchestrators ------------------------------------------------------------
+
+
+_Kind = tuple[str | None, str | None]  # a parameter's kind, and its items' kind
 
 
 @dataclasses.dataclass(frozen=True)
@@ -995,7 +1129,7 @@ class Pipeline:
     functions: Mapping[str, Callable[..., Any]]
     arguments: Callable[..., dict[str, Any]]
     parameters: tuple[str, ...] = ()
-    kinds: Mapping[str, tuple[str | None, str | None]] = dataclasses.field(default_factory=dict)
+    kinds: Mapping[str, _Kind] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -1020,13 +1154,15 @@ class Pipeline:
         if unknown:
             known = ", ".join(self.parameters) or "none"
             names = ", ".join(f"`{name}`" for name in unknown)
-            raise ValueError(f"{self.notebook}: no parameter {names}; the parameters are {known}")
+            wanted = f"the parameters are {known}"
+            raise ValueError(f"{self.notebook}: no parameter {names}; {wanted}")
         converted = {}
         for name, value in values.items():
             try:
                 converted[name] = typed(value, *self.kinds.get(name, (None, None)))
             except ValueError as exc:
-                raise ValueError(f"{self.notebook}: parameter `{name}`: {exc}") from None
+                where = f"{self.notebook}: parameter `{name}`"
+                raise ValueError(f"{where}: {exc}") from None
         return self.arguments(**converted)
 
     def run_task(
@@ -1038,7 +1174,8 @@ class Pipeline:
         values: Mapping[str, object] | None = None,
     ) -> dict[str, str]:
         """Run one step as a task: its stored inputs at the URLs its upstream steps handed on
-        (`handed`, by step), the parameters from the run's JSON `values`; the URLs it hands on."""
+        (`handed`, by step), the parameters from the run's JSON `values`; the URLs it hands on.
+        """
         spec = self.step(name)
         paths = {}
         for value, source in spec.sources:
@@ -1046,7 +1183,13 @@ class Pipeline:
                 paths[value] = handed[source][value]
         arguments = self.given(values or {})
         return run_step(
-            self.functions[name], spec, store, run_id, paths, arguments, notebook=self.notebook
+            self.functions[name],
+            spec,
+            store,
+            run_id,
+            paths,
+            arguments,
+            notebook=self.notebook,
         )
 
     def run_all(
@@ -1057,7 +1200,8 @@ class Pipeline:
         handed: dict[str, dict[str, str]] = {}
         for spec in self.steps:
             upstream = {step: handed[step] for step in spec.upstream}
-            handed[spec.name] = self.run_task(spec.name, store, run_id, upstream, values)
+            task = self.run_task(spec.name, store, run_id, upstream, values)
+            handed[spec.name] = task
         return handed
 
 
@@ -1085,5 +1229,6 @@ def typed(value: object, kind: str | None, item: str | None = None) -> object:
         try:
             return set(items)
         except TypeError:  # arrays inside: JSON cannot give a set of tuples
-            raise ValueError(f"{value!r} is not a set: its items are not hashable") from None
+            unhashable = f"{value!r} is not a set: its items are not hashable"
+            raise ValueError(unhashable) from None
     return value

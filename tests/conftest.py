@@ -14,11 +14,27 @@ import pytest
 
 from nb2prod.build import BuildResult, build_notebook
 from nb2prod.options import BuildOptions, RunOptions
+from nb2prod.output.writer import without_header
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 CASES = sorted(p.name for p in FIXTURES.iterdir() if (p / "input.ipynb").exists())
 WORKING_CASES = [c for c in CASES if not (FIXTURES / c / "expected_error.txt").exists()]
+# nb2prod's runtime module, shipped into every package as it is: compared with its source
+# rather than kept with each case's expected files.
+RUNTIME = ROOT / "nb2prod" / "runtime.py"
+
+
+def generated_files(project: Path) -> dict[str, str]:
+    """A generated project's files by path, after checking that its `runtime.py` is nb2prod's
+    runtime module as it is; that module is left out."""
+    files = {
+        p.relative_to(project).as_posix(): p.read_text() for p in project.rglob("*") if p.is_file()
+    }
+    shipped = [rel for rel in files if rel.endswith("/runtime.py") and rel.count("/") == 1]
+    assert len(shipped) == 1, sorted(files)
+    assert without_header(files.pop(shipped[0])) == RUNTIME.read_text()
+    return files
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

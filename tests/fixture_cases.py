@@ -254,6 +254,21 @@ CASES: dict[str, dict[str, object]] = {
     "error_dialect_conflict": {
         "cells": ["deploy: x = 1", "skip,deploy: y = x + 1"],
     },
+    "readable_steps": {
+        "cells": [
+            "parameters: limit = 3",
+            "deploy: try:\n    import simplejson as json\nexcept ImportError:\n    import json\n"
+            "import statistics",
+            "md: ## Load",
+            "deploy: values = [4, 8, 15, 16, 23, 42][: limit * 2]\n\n\ndef mean(xs):\n"
+            "    return statistics.mean(xs)\n\n\ncentre = mean(values)\ncentre\nvalues.__class__",
+            "values[:2]",
+            "md: ## Report",
+            "deploy: for value in values:\n    last = value\nlast\nlen(values)",
+            "deploy: summary = json.dumps({'centre': centre, 'last': last})\nprint(summary)\nsummary",
+        ],
+        "overrides": {"limit": 2},
+    },
     "error_global_rebinding": {
         "cells": [
             "deploy: count = 0\n\n\ndef bump():\n    global count\n    count += 1",

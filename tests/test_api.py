@@ -372,3 +372,114 @@ def test_defaults_without_a_json_form(tmp_path: Path) -> None:
     }
     assert "b'abc', as in the notebook" in fields["properties"]["token"]["description"]
     assert given[:2] == ["x", 2.5]
+
+
+# A notebook whose parameters name files: the server's, never a client's to choose.
+FILES = [
+    "parameters: from pathlib import Path\nimport os\n"
+    "data_path = 'data/2024-05-01_readings.csv'\nmodel_dir = Path('models')\n"
+    "report = 'report.pdf'\nfeed = 'https://example.com/feed'\nbackup = os.path.join('a', 'b')\n"
+    "sources = ['north.csv', 'south.csv']\nthreshold = 0.5\nname = 'churn'",
+    "deploy: {'read': open(data_path).read().strip(), 'model': [type(model_dir).__name__, "
+    "str(model_dir)], 'threshold': threshold, 'name': name}",
+]
+PATHS = ["data_path", "model_dir", "report", "feed", "backup", "sources"]
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "2024-05-01_readings.csv").write_text("ours\n")
+    monkeypatch.chdir(tmp_path)
+    return write_notebook(tmp_path / "files_deploy.ipynb", FILES)
+
+
+def _api(out: Path) -> Iterator[Any]:
+    with load_package(out / "files_deploy", "files_deploy"):
+        yield importlib.import_module("files_deploy.api")
+
+
+def test_path_parameters_are_no_request_fields(files: Path, tmp_path: Path) -> None:
+    assert build(files, tmp_path / "out", api=True).status is Status.WRITTEN
+    for api in _api(tmp_path / "out"):
+        client = TestClient(api.app)
+        for name, value in [("data_path", "/etc/passwd"), ("model_dir", "/"), ("feed", "x")]:
+            assert client.post("/run", json={name: value}).status_code == 422, name
+        answer = client.post("/run", json={"threshold": 0.7}).json()
+        docs = client.get("/openapi.json").json()["components"]["schemas"]["Parameters"]
+    assert answer == {
+        "read": "ours",
+        "model": ["PosixPath", "models"],
+        "threshold": 0.7,
+        "name": "churn",
+    }
+    assert list(docs["properties"]) == ["threshold", "name"]
+
+
+def test_a_path_parameter_the_project_allows_is_a_field(files: Path, tmp_path: Path) -> None:
+    result = build(files, tmp_path / "out", api=True, api_parameters=("model_dir", "nope"))
+    assert result.status is Status.WRITTEN
+    assert result.messages == (
+        f"{files.as_posix()}: warning: api_parameters names `nope`, which is no parameter of "
+        "this notebook (backup, data_path, feed, model_dir, name, report, sources, threshold); "
+        "it is ignored",
+    )
+    for api in _api(tmp_path / "out"):
+        client = TestClient(api.app)
+        answer = client.post("/run", json={"model_dir": "elsewhere"}).json()
+        assert client.post("/run", json={"data_path": "/etc/passwd"}).status_code == 422
+    assert answer["model"] == ["PosixPath", "elsewhere"]  # a pathlib.Path in run()
+
+
+def test_api_parameters_from_the_command_line_and_the_settings(files: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    given = ["build", "files_deploy.ipynb", "--api", "--api-parameter", "report"]
+    assert runner.invoke(cli_app, [*given, "--out", "cli"]).exit_code == 0
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.nb2prod]\nout = "settings"\napi = true\napi_parameters = ["report", "feed"]\n'
+    )
+    assert runner.invoke(cli_app, ["build", "files_deploy.ipynb"]).exit_code == 0
+    for out, allowed in [("cli", ["report"]), ("settings", ["report", "feed"])]:
+        model = (tmp_path / out / "files_deploy" / "files_deploy" / "api.py").read_text()
+        assert [name for name in PATHS if f"    {name}: " in model] == allowed, out
+    (tmp_path / "pyproject.toml").write_text("[tool.nb2prod]\napi_parameters = [1]\n")
+    wrong = runner.invoke(cli_app, ["build", "files_deploy.ipynb"])
+    assert wrong.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("default", "is_path"),
+    [
+        pytest.param("Path('models')", True, id="a Path"),
+        pytest.param("pathlib.PurePath('x')", True, id="a path class by its module"),
+        pytest.param("'data/2024-05-01_x.csv'", True, id="text with a separator"),
+        pytest.param("'model.pkl'", True, id="text with a file extension"),
+        pytest.param("'C:\\\\data'", True, id="a Windows separator"),
+        pytest.param("['a.csv', 'b.csv']", True, id="a list of file names"),
+        pytest.param("{'train': 'data/train.csv'}", True, id="a dict holding a path"),
+        pytest.param("os.path.join('a', 'b')", True, id="built with os.path"),
+        pytest.param("f'{root}/x.csv'", True, id="an f-string naming a file"),
+        pytest.param("'churn'", False, id="a word"),
+        pytest.param("'3.11'", False, id="a version is no extension"),
+        pytest.param("0.5", False, id="a number"),
+        pytest.param("['a', 'b']", False, id="a list of words"),
+        pytest.param("n * 2", False, id="computed from a number"),
+    ],
+)
+def test_which_defaults_are_paths(default: str, is_path: bool) -> None:
+    import libcst as cst
+
+    from nb2prod.lift.parameters import _parameter
+
+    assert _parameter("p", cst.parse_expression(default), 1, {}).is_path is is_path
+
+
+def test_a_default_built_from_a_path_parameter_is_a_path() -> None:
+    import libcst as cst
+
+    from nb2prod.lift.parameters import _parameter
+
+    root = _parameter("root", cst.parse_expression("Path('data')"), 1, {})
+    derived = _parameter("train", cst.parse_expression("root / 'train.csv'"), 1, {"root": root})
+    assert (derived.is_path, derived.annotation) == (True, "Path")
+    assert field_type(derived) == "Path"

@@ -39,6 +39,58 @@ def test_distribution_names(module: str, distribution: str) -> None:
     assert distribution_for(module) == distribution
 
 
+NAMESPACED = [
+    pytest.param("google.cloud.storage", "google-cloud-storage", id="google.cloud.storage"),
+    pytest.param("google.cloud.storage.Client", "google-cloud-storage", id="what is under it"),
+    pytest.param("google.cloud.bigquery", "google-cloud-bigquery", id="google.cloud.bigquery"),
+    pytest.param("google.cloud.pubsub_v1", "google-cloud-pubsub", id="an API version dropped"),
+    pytest.param("google.cloud.secretmanager", "google-cloud-secret-manager", id="an exception"),
+    pytest.param("google.protobuf.json_format", "protobuf", id="google.protobuf"),
+    pytest.param("google.oauth2.service_account", "google-auth", id="google.oauth2"),
+    pytest.param("google.genai", "google-genai", id="google.genai"),
+    pytest.param("azure.storage.blob", "azure-storage-blob", id="azure.storage.blob"),
+    pytest.param("azure.identity", "azure-identity", id="azure.identity"),
+    pytest.param("azure.mgmt.compute", "azure-mgmt-compute", id="azure.mgmt"),
+    pytest.param("azure.storage.filedatalake", "azure-storage-file-datalake", id="datalake"),
+    pytest.param("opentelemetry.sdk.trace", "opentelemetry-sdk", id="opentelemetry.sdk"),
+    pytest.param("opentelemetry.trace", "opentelemetry-api", id="opentelemetry.trace"),
+    pytest.param("snowflake.connector", "snowflake-connector-python", id="snowflake"),
+    pytest.param("sklearn.linear_model", "scikit-learn", id="a submodule of a table entry"),
+    pytest.param("google", None, id="a bare namespace names no distribution"),
+]
+
+
+@pytest.mark.parametrize(("module", "distribution"), NAMESPACED)
+def test_namespace_packages_get_their_pypi_names(
+    module: str, distribution: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Matched on the dotted prefix; what happens to be installed here never decides."""
+    from nb2prod.emit import requirements
+
+    installed = {"google": ["protobuf"], "azure": ["azure-core"], "sklearn": ["sklearn-fork"]}
+    monkeypatch.setattr(requirements, "_installed", lambda: installed)
+    assert distribution_for(module) == distribution
+
+
+def test_namespace_imports_in_the_pyproject(tmp_path: Path) -> None:
+    cells = [
+        "deploy: from google.cloud import storage, bigquery\nimport azure.storage.blob\n"
+        "from azure.identity import DefaultAzureCredential\n"
+        "try:\n    import ujson as json\nexcept ImportError:\n    import simplejson as json",
+        "deploy: 1",
+    ]
+    notebook = write_notebook(tmp_path / "cloud_deploy.ipynb", cells)
+    assert build(notebook, tmp_path / "out").status is Status.WRITTEN
+    assert dependencies(tmp_path / "out" / "cloud_deploy") == [
+        "typer>=0.9",
+        "google-cloud-storage",
+        "google-cloud-bigquery",
+        "azure-storage-blob",
+        "azure-identity",
+        "simplejson",  # what an import fallback falls back to; ujson is optional
+    ]
+
+
 def test_pinned_versions() -> None:
     text = "# lock\nscikit_learn==1.4.2\nPyYAML>=6.0 ; python_version>'3'\npillow[extra]~=10.1\n-r base.txt\nrequests\n"
     assert pinned_versions(text) == (
@@ -112,6 +164,25 @@ def test_nbconvert_exporter_error_is_one_line(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "bad_deploy.ipynb", ["deploy: x = = 1"])
     with pytest.raises(ExportError, match=r"bad_deploy.ipynb: cell 1, line 1: syntax error"):
         PipelineExporter().from_filename(str(notebook))
+
+
+def test_jupyter_nbconvert_reports_a_notebook_error_in_one_line(tmp_path: Path) -> None:
+    write_notebook(tmp_path / "bad_deploy.ipynb", ["deploy: x = = 1"])
+    done = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", "nb2prod", "bad_deploy.ipynb"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if "[NbConvertApp]" not in line] == [
+        "bad_deploy.ipynb: cell 1, line 1: syntax error: invalid syntax; fix the cell so that it "
+        "runs in Jupyter"
+    ]
+    assert not (tmp_path / "bad_deploy.py").exists()
 
 
 def test_wheel_installs_module_and_console_script(tmp_path: Path) -> None:

@@ -45,6 +45,7 @@ def test_build_writes_the_package(project: Path) -> None:
         "churn_deploy/__init__.py",
         "churn_deploy/pipeline.py",
         "churn_deploy/__main__.py",
+        "churn_deploy/runtime.py",
         "tests/test_churn_deploy.py",
     }
 
@@ -215,3 +216,44 @@ def test_a_failed_large_build_leaves_no_process_behind(tmp_path: Path) -> None:
     done = _console_build(tmp_path, "large_deploy.ipynb")
     assert done.returncode == 1
     assert "undefined_name" in done.stderr
+
+
+def test_build_help_shows_brackets_as_written() -> None:
+    """Help texts are rich markup; a bracket that is text must show."""
+    shown = runner.invoke(app, ["build", "--help"], env={"COLUMNS": "200"}).stdout
+    assert "default: `notebooks` in [tool.nb2prod]." in shown
+    assert "Cache folder [default: $NB2PROD_CACHE_DIR, else the user's cache folder]." in shown
+    assert (
+        "[tool.nb2prod]." in runner.invoke(app, ["lint", "--help"], env={"COLUMNS": "200"}).stdout
+    )
+
+
+def test_check_without_the_options_of_the_build_says_so_in_one_line(project: Path) -> None:
+    notebook = "notebooks/churn_deploy.ipynb"
+    assert invoke("build", notebook, "--api")[0] == 0
+    code, _, err = invoke("build", notebook, "--check")
+    assert code == 1
+    assert err.splitlines() == [
+        "build/churn_deploy was built with --api; this check runs without it; give both the "
+        "same options (keep them in [tool.nb2prod])"
+    ]
+    code, _, err = invoke("build", notebook, "--check", "--api", "--api-parameter", "active")
+    assert code == 1
+    assert err.splitlines() == [
+        "build/churn_deploy was built without --api-parameter active; this check runs with it; "
+        "give both the same options (keep them in [tool.nb2prod])"
+    ]
+    assert invoke("build", notebook, "--check", "--api")[0] == 0
+    (project / "pyproject.toml").write_text("[tool.nb2prod]\napi = true\n")
+    assert invoke("build", notebook, "--check")[0] == 0
+
+
+def test_a_stale_check_with_the_same_options_still_lists_the_files(project: Path) -> None:
+    notebook = "notebooks/churn_deploy.ipynb"
+    assert invoke("build", notebook, "--api")[0] == 0
+    write_notebook(
+        project / notebook, ["parameters: n_customers = 5\nactive = True", "deploy: n_customers"]
+    )
+    code, _, err = invoke("build", notebook, "--check", "--api")
+    assert code == 1
+    assert "build/churn_deploy/churn_deploy/pipeline.py: stale" in err.splitlines()

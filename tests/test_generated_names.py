@@ -15,9 +15,9 @@ from notebooks import write_notebook
 CELLS = [
     "parameters: main = 2\napp = 'svc'",
     "deploy: def run(x):\n    return x * main\n\n\nclass pipeline:\n    size = 3\n\n\n"
-    "package = [run(1), run(2)]\nresult = sum(package)\npipeline_states = pipeline.size",
+    "package = [run(1), run(2)]\nresult = sum(package)\npipeline_run = pipeline.size",
     "test: assert result == 3 * main\nassert run(5) == 5 * main",
-    "deploy: (app, result, pipeline_states, run(10))",
+    "deploy: (app, result, pipeline_run, run(10))",
 ]
 
 

@@ -14,7 +14,14 @@ from nb2prod.caching.codec import decode, encode
 from nb2prod.caching.memo import Memo
 from nb2prod.caching.store import FileCache, Pack, pack, unpack
 
-from conftest import FIXTURES, WORKING_CASES, MemoryCache, build, split_options
+from conftest import (
+    FIXTURES,
+    WORKING_CASES,
+    MemoryCache,
+    build,
+    generated_files,
+    split_options,
+)
 from notebooks import write_notebook
 from test_golden import options
 
@@ -83,7 +90,7 @@ def test_a_rebuild_after_an_edit_matches_the_golden_files(
     assert (
         "".join(m + "\n" for m in result.messages) == (FIXTURES / case / "messages.txt").read_text()
     )
-    assert _files(root / "build" / "again" / case) == _files(FIXTURES / case / "expected")
+    assert generated_files(root / "build" / "again" / case) == _files(FIXTURES / case / "expected")
 
 
 def test_only_the_edited_step_is_parsed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

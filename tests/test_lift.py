@@ -158,3 +158,119 @@ def test_refused(cells: list[str], where: tuple[int, int], message: str) -> None
     diagnostic = caught.value.diagnostic
     assert (diagnostic.cell, diagnostic.line) == where
     assert message in diagnostic.message
+
+
+def step_code(plan: Plan) -> list[str]:
+    """Each step function's code, black-formatted."""
+    from nb2prod.emit.module import step_codes
+    from nb2prod.output.formatting import format_python
+
+    return [format_python(code) for code in step_codes(plan.steps)]
+
+
+def imports_code(plan: Plan) -> str:
+    from nb2prod.emit.text import code
+
+    return "".join(code(statement) for statement in plan.imports)
+
+
+FALLBACKS = [
+    pytest.param(
+        "try:\n    import ujson as json\nexcept ImportError:\n    import json", True, id="ujson"
+    ),
+    pytest.param(
+        "try:\n    import tomllib\nexcept ModuleNotFoundError:\n    import tomli as tomllib",
+        True,
+        id="tomli",
+    ),
+    pytest.param(
+        "try:\n    import numba\n    HAVE_NUMBA = True\nexcept (ImportError, ModuleNotFoundError):"
+        "\n    numba = None\n    HAVE_NUMBA = False",
+        True,
+        id="a flag set to literals",
+    ),
+    pytest.param("try: import ujson as json\nexcept ImportError: import json", True, id="inline"),
+    pytest.param(
+        "try:\n    import ujson as json\nexcept Exception:\n    import json", False, id="broad"
+    ),
+    pytest.param(
+        "try:\n    import ujson as json\nexcept ImportError:\n    json = dict()", False, id="call"
+    ),
+    pytest.param(
+        "try:\n    import x\nexcept ImportError:\n    import y\nfinally:\n    pass",
+        False,
+        id="finally",
+    ),
+    pytest.param("try:\n    x = 1\nexcept ImportError:\n    x = 2", False, id="no import"),
+]
+
+
+@pytest.mark.parametrize(("code", "hoisted"), FALLBACKS)
+def test_import_fallbacks_are_hoisted_whole(code: str, hoisted: bool) -> None:
+    plan = plan_of(f"deploy: {code}", "md: ## Use", "deploy: x = 1\nx")
+    assert (imports_code(plan).strip() == code) is hoisted
+    assert (plan.steps[0].name == "use") is hoisted
+
+
+def test_a_hoisted_fallback_is_not_threaded_through_run() -> None:
+    plan = plan_of(
+        "deploy: try:\n    import ujson as json\nexcept ImportError:\n    import json",
+        "md: ## Dump",
+        "deploy: text = json.dumps([1])",
+        "md: ## Show",
+        "deploy: json.loads(text)",
+    )
+    assert signature(plan) == [("dump", (), ("text",)), ("show", ("text",), ())]
+
+
+READS = [
+    pytest.param(["deploy: x = 1\nx\nx.real\ny = x"], "x = 1\ny = x", id="a name and an attribute"),
+    pytest.param(
+        ["deploy: x = [1]\nx[0]\nlen(x)"], "x = [1]\nx[0]\nlen(x)", id="calls, subscripts"
+    ),
+    pytest.param(
+        ["parameters: c = True", "deploy: if c:\n    y = 1\ny"],
+        "if c:\ny = 1\ny",
+        id="a name that may be unbound raises as in the notebook",
+    ),
+    pytest.param(["deploy: x = 1\ndel x\nx"], "x = 1\ndel x\nx", id="so does a deleted one"),
+]
+
+
+@pytest.mark.parametrize(("cells", "body"), READS)
+def test_lines_that_only_show_a_value_are_dropped(cells: list[str], body: str) -> None:
+    """A bare name or attribute read does nothing in a step, unless the name may be unbound."""
+    (code,) = step_code(plan_of(*cells, "deploy: done = True"))
+    lines = [line.strip() for line in code.splitlines()[2:] if not line.strip().startswith("#")]
+    assert lines == [*body.split("\n"), "done = True"]
+
+
+def test_the_result_is_never_dropped() -> None:
+    plan = plan_of("deploy: x = 1\nx.real", "deploy: x.real")
+    assert [line.strip() for line in step_code(plan)[0].splitlines()[2:]] == [
+        "# cell 1",
+        "x = 1",
+        "# cell 2",
+        "return x.real",
+    ]
+
+
+def test_an_undefined_name_read_alone_is_still_an_error() -> None:
+    with pytest.raises(NotebookError, match="`metrics` \\(read in cell 1"):
+        plan_of("deploy: x = 1\nmetrics", "deploy: x")
+
+
+def test_no_blank_lines_where_definitions_were_lifted_out() -> None:
+    plan = plan_of(
+        "deploy: import math\nx = 1\n\n\ndef f(v):\n    return v\n\n\nLIMIT = 3\n\n\n"
+        "y = f(x)\n\nz = y + LIMIT\nz"
+    )
+    (code,) = step_code(plan)
+    assert code.splitlines()[2:] == [
+        "    # cell 1",
+        "    x = 1",
+        "    y = f(x)",
+        "",
+        "    z = y + LIMIT",
+        "    return z",
+    ]

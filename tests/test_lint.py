@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nb2prod.cli import app
-from nb2prod.lint import LintRules, has_date, name_findings
+from nb2prod.lint import LintRules, has_date, is_dated, name_findings
 
 from notebooks import write_notebook
 
@@ -105,3 +105,40 @@ def test_lint_unreadable_notebook_is_a_finding(project: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0].startswith("nb/sales_cleaning.ipynb: is not valid notebook JSON")
     assert lines[1] == "nb/gone_deploy.ipynb: no such file; check the path"
+
+
+@pytest.mark.parametrize(
+    ("path", "dated"),
+    [
+        pytest.param("s3://bucket/events/dt=2024-05-01/events.parquet", True, id="dt= partition"),
+        pytest.param("events/date=20240501/part-0.parquet", True, id="another key, compact"),
+        pytest.param("events/year=2024/month=05/day=01/part.parquet", True, id="year= partition"),
+        pytest.param("events/dt={}/part.parquet", True, id="a date formatted in"),
+        pytest.param("data/2024-05-01_x.csv", True, id="a dated file name"),
+        pytest.param("events/dt=latest/events.parquet", False, id="a partition of no date"),
+        pytest.param("2024-05-01/events.parquet", False, id="a dated folder is no partition"),
+        pytest.param("events/region=eu/events.parquet", False, id="a partition by region"),
+    ],
+)
+def test_is_dated(path: str, dated: bool) -> None:
+    assert is_dated(path) is dated
+
+
+def test_hive_partitions_and_broken_cells(project: Path) -> None:
+    write_notebook(
+        project / "nb" / "events_deploy.ipynb",
+        [
+            "deploy: import pandas as pd\n"
+            "df = pd.read_parquet('s3://bucket/events/dt=2024-05-01/events.parquet')",
+            "deploy: df.to_csv('out/region=eu/summary.csv'",
+            "x = (",
+        ],
+    )
+    result = runner.invoke(app, ["lint", "nb/events_deploy.ipynb"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "nb/events_deploy.ipynb: cell 2, line 1: the code does not parse ('(' was never closed), "
+        "so its data file names cannot be checked; fix the cell",
+        "nb/events_deploy.ipynb: cell 3, line 1: the code does not parse ('(' was never closed), "
+        "so its data file names cannot be checked; fix the cell",
+    ]

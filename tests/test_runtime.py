@@ -1016,3 +1016,134 @@ def test_configured_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         ArtifactError, match=r"no store: set the DAG param `store` or \$NB2PROD_STORE"
     ):
         configured_store(None, setting="the DAG param `store`")
+
+
+# --- command lines ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "item", "expected"),
+    [
+        pytest.param("{'mode': 'slow'}", dict, None, {"mode": "slow"}, id="a Python dict"),
+        pytest.param('{"mode": "slow"}', dict, None, {"mode": "slow"}, id="a JSON object"),
+        pytest.param("[1, 2]", tuple, int, (1, 2), id="an array for a tuple"),
+        pytest.param("(1, 2)", list, int, [1, 2], id="a tuple for a list"),
+        pytest.param("[1, 2.5]", list, float, [1, 2.5], id="an int will do for a float"),
+        pytest.param('["b", "a"]', set, str, {"a", "b"}, id="an array for a set"),
+        pytest.param("[]", list, int, [], id="empty"),
+        pytest.param("true", None, None, True, id="JSON true"),
+        pytest.param("None", None, None, None, id="Python None"),
+        pytest.param("data/x.csv", None, None, "data/x.csv", id="plain text stays text"),
+        pytest.param("n * 2", None, None, "n * 2", id="code is not run"),
+    ],
+)
+def test_parse_text(text: str, kind: type | None, item: type | None, expected: object) -> None:
+    value = runtime.parse_text(text, kind, item)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "item", "said"),
+    [
+        pytest.param("[1]", dict, None, "'[1]' is not a dict", id="a list for a dict"),
+        pytest.param("[1, 'a']", list, int, "is not a list of int", id="an item of another type"),
+        pytest.param("[True]", list, int, "is not a list of int", id="a bool is no int"),
+        pytest.param("[1]", list, bool, "is not a list of bool", id="an int is no bool"),
+        pytest.param("words", list, None, "'words' is not a list", id="text for a list"),
+    ],
+)
+def test_parse_text_refuses(text: str, kind: type, item: type | None, said: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(said)):
+        runtime.parse_text(text, kind, item)
+
+
+def test_stdout_to_stderr_moves_prints_and_descriptor_writes(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import os, subprocess, sys
+        from nb2prod.runtime import stdout_to_stderr
+        with stdout_to_stderr():
+            print("python")
+            os.write(1, b"descriptor\\n")
+            subprocess.run([sys.executable, "-c", "print('child')"], check=True)
+        print("result")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    assert done.stdout == "result\n"
+    assert done.stderr.split() == ["python", "descriptor", "child"]
+
+
+def test_stdout_to_stderr_without_descriptors(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    replaced = io.StringIO()
+    sys_stdout, sys.stdout = sys.stdout, replaced
+    try:
+        with runtime.stdout_to_stderr():
+            print("inside")
+        print("after")
+    finally:
+        sys.stdout = sys_stdout
+    assert replaced.getvalue() == "after\n"
+    assert "inside" in capsys.readouterr().err
+
+
+PIPELINE = '''
+def helper(x):
+    return 1 / x
+
+
+def load(x):
+    """Load (notebook cell 3)."""
+    # cell 3
+    y = x + 1
+    # cell 4
+    return helper(y - 1)
+
+
+def run(x=0):
+    if x is None:
+        x = 1 / 0
+    return load(x)
+'''
+
+
+@pytest.mark.parametrize(
+    ("argument", "cell"),
+    [
+        pytest.param(0, None, id="in a function above every marker: no cell"),
+        pytest.param(None, None, id="in run() itself: no cell"),
+        pytest.param("text", 3, id="in a step"),
+    ],
+)
+def test_failure_cell(tmp_path: Path, argument: object, cell: int | None) -> None:
+    path = tmp_path / "pipeline.py"
+    path.write_text(PIPELINE)
+    namespace: dict[str, Any] = {}
+    exec(compile(PIPELINE, str(path), "exec"), namespace)
+    run = namespace["run"]
+    with pytest.raises(Exception) as failed:
+        run(argument)
+    assert runtime.failure_cell(failed.value, str(path), [run.__code__]) == cell
+
+
+def test_failure_cell_of_a_function_under_a_marker(tmp_path: Path) -> None:
+    source = PIPELINE.replace("\ndef helper", "\n# cell 2\ndef helper")
+    path = tmp_path / "pipeline.py"
+    path.write_text(source)
+    namespace: dict[str, Any] = {}
+    exec(compile(source, str(path), "exec"), namespace)
+    with pytest.raises(ZeroDivisionError) as failed:
+        namespace["run"](0)
+    assert runtime.failure_cell(failed.value, str(path), [namespace["run"].__code__]) == 2
+
+
+def test_the_runtime_is_black_formatted_as_it_ships() -> None:
+    """Generated packages are black-formatted; the runtime is shipped without formatting it."""
+    import black
+
+    source = Path(runtime.__file__).read_text()
+    assert black.format_str(source, mode=black.Mode()) == source

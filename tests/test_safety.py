@@ -15,7 +15,7 @@ import pytest
 
 from nb2prod.build import Status
 
-from conftest import build, load_package, run_generated_tests
+from conftest import build, generated_files, load_package, run_generated_tests
 from notebooks import make_notebook, write_notebook
 
 TOUCH = "__import__('pathlib').Path({path!r}).write_text('ran')"
@@ -107,7 +107,7 @@ def test_notebook_text_never_becomes_code(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.status is Status.WRITTEN, result.messages
     assert [line for line in result.messages if "\n" in line or "\r" in line] == []
     project = tmp_path / "out" / "my_quoted_e_x_deploy"
-    sources = {p.relative_to(project).as_posix(): p.read_text() for p in project.rglob("*.py")}
+    sources = {rel: text for rel, text in generated_files(project).items() if rel.endswith(".py")}
     assert sorted(sources) == [
         "my_quoted_e_x_deploy/__init__.py",
         "my_quoted_e_x_deploy/__main__.py",

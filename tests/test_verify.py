@@ -197,7 +197,8 @@ def test_failures_are_one_clear_line(
 ) -> None:
     write_notebook(tmp_path / "run.ipynb", cells)
     code, out, err = verify(tmp_path, monkeypatch, "run.ipynb", *options)
-    assert (code, out) == (1, "")
+    # naming no parameter is a usage error, as a malformed -p is
+    assert (code, out) == (2 if "-p" in options else 1, "")
     assert err.splitlines() == [expected]
 
 

@@ -30,27 +30,26 @@ _EMPTY = cst.Module([])
 
 @dataclass(frozen=True)
 class ImportLine:
-    """A hoisted import as one line of code, with the names it binds.
+    """A hoisted import as code: one line, or an import fallback's whole `try` statement; with
+    the names it binds.
 
-    `node` is the line's tree when it was built in this run; a line read back from stored
+    `node` is the statement's tree when it was built in this run; one read back from stored
     facts is parsed again only if its tree is asked for.
     """
 
     code: str
     writes: tuple[str, ...]
     star: tuple[str, ...] = ()
-    node: cst.SimpleStatementLine | None = field(default=None, compare=False, repr=False)
+    node: cst.BaseStatement | None = field(default=None, compare=False, repr=False)
 
     @property
     def key(self) -> str:
         return self.code.strip()
 
-    def statement(self) -> cst.SimpleStatementLine:
+    def statement(self) -> cst.BaseStatement:
         if self.node is not None:
             return self.node
-        parsed = cst.parse_statement(self.code)
-        assert isinstance(parsed, cst.SimpleStatementLine)
-        return parsed
+        return cst.parse_statement(self.code)
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,8 @@ class Piece:
     `position` is the top-level statement it comes from (counted from 1) and `offset` which
     part of it. `code` and `marked` (the code without blank leading lines, to go under a
     `# cell N` comment) are kept only for definitions and constants, which the module emits
-    on their own.
+    on their own. `bare_read` says the statement only reads a name or an attribute
+    (`metrics`, `df.shape`): in Jupyter that shows a value, in a function it does nothing.
     """
 
     position: int
@@ -71,6 +71,7 @@ class Piece:
     constant: str | None = None  # NAME in `NAME = <immutable literal>`
     code: str | None = None
     marked: str | None = None
+    bare_read: bool = False
 
     @property
     def is_definition(self) -> bool:
@@ -136,7 +137,10 @@ def split(
 
 
 def hoist(statement: cst.BaseStatement) -> tuple[list[cst.BaseStatement], list[ImportLine]]:
-    """The imports of a statement line, and what else it holds, without semicolons."""
+    """The imports of a statement line, and what else it holds, without semicolons; an import
+    fallback (`try: import ujson as json` / `except ImportError: import json`) whole."""
+    if isinstance(statement, cst.Try) and is_import_fallback(statement):
+        return [], [_fallback_line(statement)]
     if not isinstance(statement, cst.SimpleStatementLine):
         return [statement], []
     if not any(is_import(small) for small in statement.body):
@@ -156,6 +160,59 @@ def hoist(statement: cst.BaseStatement) -> tuple[list[cst.BaseStatement], list[I
     if kept and statement.leading_lines:
         kept[0] = kept[0].with_changes(leading_lines=statement.leading_lines)
     return kept, imports
+
+
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
+
+
+def is_import_fallback(node: cst.Try) -> bool:
+    """`try` importing, `except ImportError` importing something else (or setting a name to a
+    literal, such as `ujson = None`); no `else` or `finally`, and nothing binds `run`."""
+    if node.orelse is not None or node.finalbody is not None or not node.handlers:
+        return False
+    if not all(_catches_import_error(handler) for handler in node.handlers):
+        return False
+    blocks = [simple_statements(b) for b in (node.body, *(h.body for h in node.handlers))]
+    if not all(block is not None and all(map(_may_fall_back, block)) for block in blocks):
+        return False
+    imports = any(is_import(small) for small in blocks[0] or ())
+    return imports and RUN not in analyse_statement(node).writes
+
+
+def _catches_import_error(handler: cst.ExceptHandler) -> bool:
+    kind = handler.type
+    if kind is None:
+        return False
+    caught = [e.value for e in kind.elements] if isinstance(kind, cst.Tuple) else [kind]
+    return all(isinstance(name, cst.Name) and name.value in _IMPORT_ERRORS for name in caught)
+
+
+def simple_statements(block: cst.BaseSuite) -> list[cst.BaseSmallStatement] | None:
+    """The statements of a block of simple lines; None when it holds a compound statement."""
+    if isinstance(block, cst.SimpleStatementSuite):
+        return list(block.body)
+    assert isinstance(block, cst.IndentedBlock)
+    if not all(isinstance(line, cst.SimpleStatementLine) for line in block.body):
+        return None
+    return [small for line in block.body for small in line.body]  # type: ignore[attr-defined]
+
+
+def _may_fall_back(small: cst.BaseSmallStatement) -> bool:
+    """What an import fallback may hold: imports, `pass` and `NAME = <literal>`."""
+    return is_import(small) or isinstance(small, cst.Pass) or _sets_a_literal(small)
+
+
+def _sets_a_literal(small: cst.BaseSmallStatement) -> bool:
+    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+        return False
+    target = small.targets[0].target
+    return isinstance(target, cst.Name) and literal_value(_EMPTY.code_for_node(small.value))[0]
+
+
+def _fallback_line(node: cst.Try) -> ImportLine:
+    bare = node.with_changes(leading_lines=())
+    flow = analyse_statement(bare)
+    return ImportLine(_EMPTY.code_for_node(bare), flow.writes, flow.star_imports, bare)
 
 
 def import_line(small: cst.Import | cst.ImportFrom) -> ImportLine | None:
@@ -207,7 +264,7 @@ def piece_of(
     name = node.name.value if isinstance(node, cst.FunctionDef | cst.ClassDef) else None
     constant = constant_name(node)
     if name is None and constant is None:
-        return Piece(position, offset, last, flow)
+        return Piece(position, offset, last, flow, bare_read=_reads_only(node))
     code, marked = _code_and_marked(node)
     return Piece(position, offset, last, flow, name, constant, code, marked)
 
@@ -223,6 +280,19 @@ def _code_and_marked(node: cst.BaseStatement) -> tuple[str, str]:
     code = "".join(text for text, _ in lines) + rest
     marked = "".join(text for text, comment in lines if comment) + rest
     return code, marked
+
+
+def _reads_only(node: cst.BaseStatement) -> bool:
+    """`metrics` or `df.shape` alone on a line: a name, or attributes of one, and no call."""
+    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+        return False
+    small = node.body[0]
+    if not isinstance(small, cst.Expr):
+        return False
+    value = small.value
+    while isinstance(value, cst.Attribute):
+        value = value.value
+    return isinstance(value, cst.Name)
 
 
 # Value nodes that can be an immutable literal; anything else is not a constant.

@@ -1,7 +1,7 @@
 """The emit layer: one small module per generated file, each a pure function of the plan.
 
 It may import the lift, analysis and notebook layers and the base modules; what the generated
-packages share at run time is `nb2prod/runtime.py`, shipped as it is.
+packages share at run time is `nb2prod/runtime.py`, shipped as it is (`shipped_files`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,17 @@ class Target:
     api: bool = False
     airflow: bool = False
     versions: tuple[tuple[str, str], ...] = ()  # (normalised distribution, lower bound)
+    api_parameters: tuple[str, ...] = ()  # path parameters the web API may take
 
     @property
     def distribution(self) -> str:
         return self.package.replace("_", "-")
+
+    def flags(self) -> tuple[str, ...]:
+        """The command-line options of this build that shape the package's files, as written."""
+        flags = ["--api"] if self.api else []
+        flags += [f"--api-parameter {name}" for name in sorted(self.api_parameters)]
+        return (*flags, *(["--airflow"] if self.airflow else []))
 
 
 def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None) -> dict[str, str]:
@@ -54,9 +61,15 @@ def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None
 
         files[f"{pkg}/api.py"] = api.render(plan, target)
     if target.airflow:
-        from nb2prod.emit import airflow_dag, runtime_file, steps
+        from nb2prod.emit import airflow_dag, steps
 
         files[f"{pkg}/steps.py"] = steps.render(plan, target)
         files[f"{pkg}/airflow_dag.py"] = airflow_dag.render(plan, target)
-        files[f"{pkg}/{runtime_file.MODULE}"] = runtime_file.render()
     return files
+
+
+def shipped_files(target: Target) -> dict[str, str]:
+    """The files a package ships as they are, already formatted: nb2prod's runtime module."""
+    from nb2prod.emit import runtime_file
+
+    return {f"{target.package}/{runtime_file.MODULE}": runtime_file.render()}

@@ -1,4 +1,8 @@
-"""`<package>/api.py` (with --api): a FastAPI app serving run() as `POST /run`, and `/health`."""
+"""`<package>/api.py` (with --api): a FastAPI app serving run() as `POST /run`, and `/health`.
+
+A parameter whose default names a place on disk is no field of the request unless the project
+allows it by name (`api_parameters`): a client never chooses which file the server reads.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from dataclasses import dataclass
 
 from nb2prod.emit import Target
 from nb2prod.emit.text import docstring, join_sections, literal
-from nb2prod.errors import one_line
+from nb2prod.errors import Diagnostic, one_line, warning
 from nb2prod.lift import Kind, Parameter, Plan
 from nb2prod.naming import NameAllocator
 
@@ -15,6 +19,8 @@ from nb2prod.naming import NameAllocator
 _JSON_TYPES = frozenset({"int", "float", "str", "bool", "list", "dict", "tuple", "set"})
 # JSON has no tuple or set: an array is accepted for them (strict mode alone would refuse it).
 _FROM_ARRAY = frozenset({"tuple", "set"})
+# Nor a path: a string is accepted for one.
+_FROM_TEXT = frozenset({"Path"})
 # Names a field cannot carry: pydantic's own attributes, and the names the model's body reads.
 _MODEL_NAMES = frozenset(
     {
@@ -35,7 +41,9 @@ _MODEL_NAMES = frozenset(
         "pydantic",
         "Annotated",
         "Any",
+        "Path",
         "from_array",
+        "from_text",
     }
 )
 _SCHEMA_TYPES = {
@@ -47,6 +55,7 @@ _SCHEMA_TYPES = {
     "tuple": "array",
     "set": "array",
     "dict": "object",
+    "Path": "string",
 }
 
 
@@ -67,11 +76,19 @@ class ApiField:
         return self.annotation.partition("[")[0]
 
 
-def api_fields(parameters: Sequence[Parameter]) -> tuple[ApiField, ...]:
-    """The model's fields, typed from the defaults, renamed (with an alias) where pydantic must."""
+def api_fields(
+    parameters: Sequence[Parameter], allowed: Iterable[str] = ()
+) -> tuple[ApiField, ...]:
+    """The model's fields, typed from the defaults, renamed (with an alias) where pydantic must.
+
+    A parameter whose default is a path is a field only when `allowed` names it.
+    """
     names = NameAllocator({p.name for p in parameters} | _MODEL_NAMES)
     fields = []
+    chosen = set(allowed)
     for parameter in parameters:
+        if parameter.is_path and parameter.name not in chosen:
+            continue
         attribute = parameter.name
         if _reserved(attribute):
             attribute = names.claim(f"field_{attribute.strip('_') or 'value'}", suffix="api")
@@ -88,15 +105,26 @@ def _reserved(name: str) -> bool:
 
 
 def field_type(parameter: Parameter) -> str:
-    """The pydantic type of a parameter: from its default's kind, with tuples of any length."""
-    kind = parameter.kind
-    if kind in {Kind.INT, Kind.FLOAT, Kind.STR, Kind.BOOL, Kind.DICT}:
-        return kind.value
-    if kind in {Kind.LIST, Kind.SET}:
-        return parameter.annotation or kind.value
-    if kind is Kind.TUPLE:
-        return f"tuple[{parameter.item}, ...]" if parameter.item else "tuple"
+    """The pydantic type of a parameter: its annotation (tuples of any length), `Path` for a
+    path, `Any` when the default says nothing JSON can carry."""
+    if parameter.kind is Kind.PATH:
+        return "Path"
+    if parameter.kind.value in _JSON_TYPES:
+        return parameter.annotation or "Any"
     return "Any"
+
+
+def allowed_warnings(plan: Plan, target: Target) -> list[Diagnostic]:
+    """`api_parameters` names that are no parameter of the notebook: a typo, or another's."""
+    known = {p.name for p in plan.parameters}
+    return [
+        warning(
+            f"api_parameters names `{name}`, which is no parameter of this notebook "
+            f"({', '.join(sorted(known)) or 'it has none'}); it is ignored"
+        )
+        for name in target.api_parameters
+        if name not in known
+    ]
 
 
 def json_default(parameter: Parameter) -> object:
@@ -111,29 +139,33 @@ def schema_type(field: ApiField) -> str | None:
 
 def render(plan: Plan, target: Target) -> str:
     """The source of `<package>/api.py`, before formatting."""
-    fields = api_fields(plan.parameters)
+    fields = api_fields(plan.parameters, target.api_parameters)
     module_doc = docstring(
         f"Web API for the pipeline of {target.source}.",
         f"Serve it with `uvicorn {target.package}.api:app` (pip install '.[api]').",
         indent="",
     )
+    types = {f.base_type for f in fields}
     return join_sections(
         module_doc,
-        _imports(),
+        _imports(paths="Path" in types),
         _app(plan, target),
-        FROM_ARRAY if any(f.base_type in _FROM_ARRAY for f in fields) else "",
-        _model(fields),
+        FROM_ARRAY if types & _FROM_ARRAY else "",
+        FROM_TEXT if types & _FROM_TEXT else "",
+        _model(fields, plan.parameters),
         ENDPOINTS,
-        JSON_VALUE,
     )
 
 
-def _imports() -> str:
+def _imports(*, paths: bool) -> str:
     return (
-        "import logging\nimport math\nimport sys\nfrom typing import Annotated, Any\n\n"
+        "import logging\n"
+        + ("from pathlib import Path\n" if paths else "")
+        + "from typing import Annotated, Any\n\n"
         "import pydantic\nfrom fastapi import Body, FastAPI\n"
         "from fastapi.concurrency import run_in_threadpool\n"
-        "from fastapi.responses import JSONResponse\n\nfrom .pipeline import run\n"
+        "from fastapi.responses import JSONResponse\n\n"
+        "from .pipeline import run\nfrom .runtime import json_value\n"
     )
 
 
@@ -146,12 +178,21 @@ def _app(plan: Plan, target: Target) -> str:
     )
 
 
-def _model(fields: Sequence[ApiField]) -> str:
+def _model(fields: Sequence[ApiField], parameters: Sequence[Parameter]) -> str:
     lines = [
         docstring("The parameters of run(): any left out take the notebook's values."),
         "",
         'model_config = pydantic.ConfigDict(extra="forbid", strict=True)',
     ]
+    kept = {f.name for f in fields}
+    withheld = [p.name for p in parameters if p.name not in kept]
+    if withheld:
+        lines += [
+            "",
+            "# Not request fields: their defaults name files, and a client never chooses which",
+            "# file the server reads (`api_parameters` in [tool.nb2prod] allows one by name):",
+            f"# {', '.join(withheld)}",
+        ]
     previous = None
     for field in fields:
         if field.parameter.cell != previous:
@@ -167,6 +208,8 @@ def _field(field: ApiField) -> str:
     annotation = field.annotation
     if field.base_type in _FROM_ARRAY:
         annotation = f"Annotated[{annotation}, from_array({field.base_type})]"
+    if field.base_type in _FROM_TEXT:
+        annotation = f"Annotated[{annotation}, from_text({field.base_type})]"
     arguments = [*_default_arguments(parameter)]
     if field.attribute != field.name:
         arguments.append(f"alias={literal(field.name)}")
@@ -211,6 +254,12 @@ def from_array(kind: type) -> Any:
     return pydantic.BeforeValidator(lambda value: kind(value) if isinstance(value, list) else value)
 '''
 
+FROM_TEXT = '''
+def from_text(kind: type) -> Any:
+    """JSON has no paths: a string given for a path parameter becomes one."""
+    return pydantic.BeforeValidator(lambda value: kind(value) if isinstance(value, str) else value)
+'''
+
 ENDPOINTS = '''
 @app.get("/health")
 async def health() -> dict[str, str]:
@@ -232,48 +281,4 @@ async def run_pipeline(
     except Exception as exc:
         logger.exception("run() failed with %s", parameters)
         return JSONResponse({"error": f"{type(exc).__name__}: {exc}"}, status_code=500)
-'''
-
-JSON_VALUE = '''
-def json_value(value: Any) -> Any:
-    """A result as JSON values: numpy arrays and pandas series as lists, frames as records.
-
-    NaN and missing values become null; what JSON cannot hold becomes its repr, as the CLI prints.
-    """
-    # numpy and pandas are looked up, never imported: a value of theirs implies they are loaded.
-    numpy = sys.modules.get("numpy")
-    pandas = sys.modules.get("pandas")
-    if pandas is not None:
-        if isinstance(value, pandas.DataFrame):
-            return json_value(value.to_dict(orient="records"))
-        if isinstance(value, (pandas.Series, pandas.Index)):
-            return json_value(value.tolist())
-        if value is pandas.NA or value is pandas.NaT:
-            return None
-    if numpy is not None:
-        if isinstance(value, numpy.ndarray):
-            return json_value(value.tolist())
-        if isinstance(value, numpy.generic):
-            return json_value(value.item())
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): json_value(item) for key, item in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return [json_value(item) for item in _ordered(value)]
-    if isinstance(value, (list, tuple)):
-        return [json_value(item) for item in value]
-    if hasattr(value, "isoformat"):  # datetime, date, time, pandas.Timestamp
-        return value.isoformat()
-    return repr(value)
-
-
-def _ordered(items: Any) -> list[Any]:
-    """A set in sorted order when it sorts, so that equal results give equal answers."""
-    try:
-        return sorted(items)
-    except TypeError:
-        return list(items)
 '''

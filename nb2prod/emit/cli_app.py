@@ -1,101 +1,169 @@
-"""`__main__.py`: a typer command with one option per parameter, printing run()'s result."""
+"""`__main__.py`: a typer command with one option per parameter, printing run()'s result.
+
+stdout holds only the result, one JSON document (the runtime's conversion, as the web API
+gives it); what the pipeline prints goes to stderr. A failure inside run() is one line naming
+the notebook cell it happened in, found from the `# cell N` markers of pipeline.py.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from nb2prod.emit import Target
 from nb2prod.emit.text import docstring, join_sections, literal
 from nb2prod.errors import one_line
 from nb2prod.lift import Kind, Parameter, Plan
+from nb2prod.naming import NameAllocator
 
 _SIMPLE = {"int", "float", "str", "bool"}
+_CONTAINERS = {Kind.LIST: "list", Kind.TUPLE: "tuple", Kind.SET: "set", Kind.DICT: "dict"}
+# The command's own options, besides one per parameter.
+_OWN_FLAGS = ("output", "traceback")
 
 
 def render(plan: Plan, target: Target) -> str:
     """The source of `<package>/__main__.py`, before formatting."""
     module_doc = docstring(f"Command line for the pipeline of {target.source}.")
+    runners = ["run", plan.run_async_name] if plan.is_async else ["run"]
     imports = (
-        "import json\n"
-        + (
-            "from pathlib import Path\n"
-            if any(option_kind(p) == "Path" for p in plan.parameters)
-            else ""
-        )
-        + "from typing import Any, Optional\n\nimport typer\n\n"
-        "from .pipeline import run\n"
+        "import traceback\nfrom pathlib import Path\nfrom typing import Any, Optional\n\n"
+        "import typer\n\n"
+        f"from .pipeline import {', '.join(sorted(runners))}\n"
+        "from .runtime import dumps, failure_cell, parse_text, stdout_to_stderr\n"
     )
-    app = f"app = typer.Typer(add_completion=False, help={literal(_help(target))})\n"
+    app = (
+        f"app = typer.Typer(add_completion=False, rich_markup_mode=None, "
+        f"pretty_exceptions_enable=False, help={literal(_help(target))})\n"
+    )
+    constants = (
+        f"NOTEBOOK = {literal(one_line(target.source, 200))}\n"
+        "# The functions of pipeline.py that chain the steps: a failure there is in no cell.\n"
+        f"CHAIN = ({', '.join(f'{name}.__code__' for name in runners)},)\n"
+        "# How options given as text are read: the container each must be and the type of its\n"
+        "# items (None: any value).\n"
+        f"TEXT_OPTIONS: dict[str, tuple[Optional[type], Optional[type]]] = {_text_options(plan)}\n"
+    )
     return join_sections(
-        module_doc, imports, app, _command(plan), RENDER, "if __name__ == '__main__':\n    app()\n"
+        module_doc,
+        imports,
+        app,
+        constants,
+        _command(plan),
+        RUNNING,
+        "if __name__ == '__main__':\n    app()\n",
     )
 
 
 def _help(target: Target) -> str:
-    return f"Run the pipeline lifted from {one_line(target.source)} and print its result."
-
-
-def _command(plan: Plan) -> str:
-    params = "".join(f"    {_option(p)},\n" for p in plan.parameters)
-    given = ", ".join(f"{literal(p.name)}: {p.name}" for p in plan.parameters)
-    by_kind = [p.name for p in plan.parameters if option_kind(p) == "json"]
-    doc = '"""Run the pipeline with the notebook\'s parameters, overridden by the options."""'
-    return (
-        f"JSON_OPTIONS = frozenset({repr(tuple(by_kind)) if by_kind else ''})\n\n\n"
-        f"@app.command()\ndef main(\n{params}) -> None:\n    {doc}\n    _execute({{{given}}})\n"
-    )
+    return f"Run the pipeline lifted from {one_line(target.source)} and print its result as JSON."
 
 
 def option_kind(parameter: Parameter) -> str:
-    """How the CLI takes a parameter: a simple type, a path, a repeated option, or JSON text."""
+    """How the CLI takes a parameter: a simple type, a path, or text read as JSON or a Python
+    literal (containers, None and computed defaults)."""
     kind = parameter.kind
     if kind is Kind.PATH:
         return "Path"
     if kind in {Kind.INT, Kind.FLOAT, Kind.STR, Kind.BOOL}:
         return kind.value
-    if kind is Kind.LIST and parameter.item in {"int", "float", "str"}:
-        return f"list[{parameter.item}]"
-    return "json"
+    return "text"
+
+
+def _text_options(plan: Plan) -> str:
+    """Each text option's container and item type, as the generated code spells them."""
+    entries = []
+    for p in plan.parameters:
+        if option_kind(p) != "text":
+            continue
+        entries.append(f"{literal(p.name)}: ({_CONTAINERS.get(p.kind, 'None')}, {p.item})")
+    return "{" + ", ".join(entries) + "}"
+
+
+def _command(plan: Plan) -> str:
+    (output, output_flag), (trace, trace_flag) = _own_options(plan.parameters)
+    params = "".join(f"    {_option(p)},\n" for p in plan.parameters)
+    params += (
+        f"    {output}: Optional[Path] = typer.Option(None, {literal(output_flag)}, "
+        'metavar="FILE", help="Write the JSON result to FILE instead of stdout."),\n'
+        f"    {trace}: bool = typer.Option(False, {literal(trace_flag)}, "
+        'help="On a failure, show the whole traceback.", show_default=False),\n'
+    )
+    given = ", ".join(f"{literal(p.name)}: {p.name}" for p in plan.parameters)
+    doc = '"""Run the pipeline with the notebook\'s parameters, overridden by the options."""'
+    call = f"_execute({{{given}}}, {output}, {trace})"
+    return f"@app.command()\ndef main(\n{params}) -> None:\n    {doc}\n    {call}\n"
+
+
+def _own_options(parameters: Sequence[Parameter]) -> list[tuple[str, str]]:
+    """The Python name and flag of `--output` and of `--traceback`, clear of the parameters'.
+
+    A parameter keeps its own flag; the command's option then gets an `--nb2prod-` prefix.
+    """
+    names = NameAllocator({p.name for p in parameters})
+    flags = {p.name.replace("_", "-") for p in parameters}
+    return [
+        (names.claim(f"{own}_option", "cli"), f"--nb2prod-{own}" if own in flags else f"--{own}")
+        for own in _OWN_FLAGS
+    ]
 
 
 def _option(parameter: Parameter) -> str:
     kind = option_kind(parameter)
-    default = one_line(parameter.default, 60)
-    help_text = literal(f"From notebook cell {parameter.cell}.")
+    where = f"From notebook cell {parameter.cell}"
     if kind in _SIMPLE:
+        help_text = literal(f"{where}.")
         return f"{parameter.name}: {kind} = typer.Option({parameter.default}, help={help_text})"
-    if kind == "json":
-        help_text = literal(f"JSON value; default from notebook cell {parameter.cell}: {default}")
-        return f"{parameter.name}: Optional[str] = typer.Option(None, help={help_text})"
-    return f"{parameter.name}: Optional[{kind}] = typer.Option(None, help={help_text})"
+    default = one_line(parameter.default, 60)
+    if parameter.kind is Kind.COMPUTED:
+        default += " (computed as the notebook does)"
+    if kind == "Path":
+        help_text = f"{where}.  [default: {default}]"
+    else:
+        help_text = f"{where}; JSON or a Python literal.  [default: {default}]"
+    return (
+        f"{parameter.name}: Optional[{'Path' if kind == 'Path' else 'str'}] = "
+        f"typer.Option(None, help={literal(help_text)}, show_default=False)"
+    )
 
 
-RENDER = '''
-def _execute(options: dict[str, Any]) -> None:
-    """Call run() with the options given, leaving out repeated options not used."""
-    kwargs: dict[str, Any] = {}
-    for name, value in options.items():
-        if name in JSON_OPTIONS:
-            if value is not None:
-                kwargs[name] = _parse(value)
-        elif isinstance(value, (list, tuple)):
-            if value:
-                kwargs[name] = list(value)
-        else:
-            kwargs[name] = value
-    typer.echo(_render(run(**kwargs)))
-
-
-def _parse(text: str) -> Any:
-    """An option given as JSON, or as plain text when it is not JSON."""
+RUNNING = '''
+def _execute(options: dict[str, Any], output: Optional[Path], show_traceback: bool) -> None:
+    """Call run() with the options given; its result as JSON on stdout, or in `output`."""
+    kwargs = {name: _read(name, value) for name, value in options.items() if value is not None}
     try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def _render(result: Any) -> str:
-    """The result as JSON when it serialises, else its repr."""
+        with stdout_to_stderr():
+            result = run(**kwargs)
+    except Exception as error:
+        if show_traceback:
+            traceback.print_exc()
+        typer.echo(_failure(error), err=True)
+        raise typer.Exit(1) from None
+    text = dumps(result)
+    if output is None:
+        typer.echo(text)
+        return
     try:
-        return json.dumps(result)
-    except (TypeError, ValueError):
-        return repr(result)
+        output.write_text(text + "\\n", encoding="utf-8")
+    except OSError as error:
+        typer.echo(f"{output}: cannot write the result: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _read(name: str, value: Any) -> Any:
+    """An option given as text, read as users type it: JSON or a Python literal."""
+    if name not in TEXT_OPTIONS:
+        return value
+    try:
+        return parse_text(value, *TEXT_OPTIONS[name])
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--" + name.replace("_", "-")) from None
+
+
+def _failure(error: Exception) -> str:
+    """A failure in run() as one line: the notebook cell it happened in, and the exception."""
+    cell = failure_cell(error, CHAIN[0].co_filename, CHAIN)
+    where = NOTEBOOK if cell is None else f"{NOTEBOOK}: cell {cell}"
+    message = " ".join(str(error).split())[:500]
+    what = f"{type(error).__name__}: {message}" if message else type(error).__name__
+    return f"{where}: {what} (--traceback shows where)"
 '''

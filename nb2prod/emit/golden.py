@@ -27,10 +27,10 @@ def render(plan: Plan) -> str:
             f"# No golden test: cell {cell}'s recorded result names a memory address, which no\n"
             "# other run reproduces.\n"
         )
-    return _golden_test(cell, plan.result_text, plan.module_alias)
+    return _golden_test(cell, plan.result_text, plan.run_fixture)
 
 
-def _golden_test(cell: int, text: str, module: str) -> str:
+def _golden_test(cell: int, text: str, fixture: str) -> str:
     return f'''# What Jupyter showed for cell {cell} when the notebook last ran: its text/plain
 # output (rich outputs such as images and HTML are left out of the comparison).
 RECORDED_RESULT = {literal(text)}
@@ -50,9 +50,9 @@ def _shown(value: Any) -> set[str]:
     return forms | {{_collapsed(pretty(value))}}
 
 
-def test_run_reproduces_recorded_result() -> None:
+def test_run_reproduces_recorded_result({fixture}: PipelineRun) -> None:
     """run() with the notebook's parameters shows what cell {cell} showed in the notebook."""
     recorded = _collapsed(RECORDED_RESULT)
-    shown = _shown({module}.run())
+    shown = _shown({fixture}.result)
     assert recorded in shown, f"the notebook showed {{recorded}}; run() shows {{shown}}"
 '''

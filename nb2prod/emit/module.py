@@ -24,7 +24,7 @@ def render(plan: Plan, target: Target, steps: Sequence[str]) -> str:
     module_doc = docstring(f"Pipeline lifted from {target.source} by nb2prod.")
     imports = [*plan.imports]
     if plan.is_async and not any(code(i).strip() == "import asyncio" for i in imports):
-        imports.append(cst.parse_statement("import asyncio"))  # type: ignore[arg-type]
+        imports.append(cst.parse_statement("import asyncio"))
     return join_sections(
         module_doc,
         "".join(code(statement) for statement in imports),

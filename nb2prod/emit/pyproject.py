@@ -1,4 +1,8 @@
-"""`pyproject.toml` of the generated project: its name, inferred dependencies, console script."""
+"""`pyproject.toml` of the generated project: its name, inferred dependencies, console script.
+
+It also records the build options that shaped the package (`--api`), so that a drift check
+run with other options can say so instead of listing the files they change.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ RUNTIME = ("typer>=0.9",)
 # The store of runtime.py: files under any fsspec URL, values JSON, .npy, joblib or cloudpickle.
 STORE = ("fsspec>=2023.10", "joblib>=1.3", "cloudpickle>=2.2")
 AIRFLOW = "apache-airflow>=3.0,<4"  # airflow.sdk's TaskFlow API, as airflow_dag.py uses it
+OPTIONS = "# Built with these nb2prod build options: "
 
 
 def _bounded(distribution: str, bounds: dict[str, str]) -> str:
@@ -25,7 +30,8 @@ def render(plan: Plan, target: Target) -> str:
     dependencies = [*RUNTIME, *(_bounded(d, bounds) for d in requirements(plan.imports))]
     listed = "".join(f"    {toml_string(d)},\n" for d in dependencies)
     description = toml_string(f"Pipeline lifted from {target.source} by nb2prod")
-    return f"""[build-system]
+    return f"""{OPTIONS}{" ".join(target.flags()) or "(none)"}
+[build-system]
 requires = ["setuptools>=61"]
 build-backend = "setuptools.build_meta"
 
@@ -49,6 +55,26 @@ packages = [{toml_string(target.package)}]
 pythonpath = ["."]
 testpaths = ["tests"]
 """
+
+
+def recorded_flags(text: str) -> tuple[str, ...] | None:
+    """The build options a generated pyproject.toml records, or None when it records none."""
+    for line in text.splitlines():
+        if line.startswith(OPTIONS):
+            recorded = line[len(OPTIONS) :].strip()
+            return () if recorded == "(none)" else tuple(_split_flags(recorded))
+    return None
+
+
+def _split_flags(text: str) -> list[str]:
+    """`--api --api-parameter a` -> [`--api`, `--api-parameter a`]."""
+    flags: list[str] = []
+    for word in text.split():
+        if word.startswith("--") or not flags:
+            flags.append(word)
+        else:
+            flags[-1] += f" {word}"
+    return flags
 
 
 def _extras(target: Target) -> str:

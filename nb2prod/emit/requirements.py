@@ -1,15 +1,24 @@
-"""Third-party distributions that a pipeline's imports need, under their PyPI names."""
+"""Third-party distributions that a pipeline's imports need, under their PyPI names.
+
+A module is looked up by its dotted name (`google.cloud.storage.Client` for `from
+google.cloud.storage import Client`): the table's longest matching prefix names its
+distribution; under a namespace package that many distributions share (`google.cloud`,
+`azure`), the namespace's naming convention does. Only a module neither covers is looked up in
+the metadata of what is installed here, so the common names are the same on every machine.
+"""
 
 from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 
 import libcst as cst
 
-# Import names whose distribution is named otherwise, for when it is not installed here.
+from nb2prod.analysis.facts import simple_statements
+
+# Modules whose distribution is named otherwise; dotted keys match a module and what is under it.
 KNOWN_DISTRIBUTIONS = {
     "sklearn": "scikit-learn",
     "skimage": "scikit-image",
@@ -23,7 +32,6 @@ KNOWN_DISTRIBUTIONS = {
     "attr": "attrs",
     "Crypto": "pycryptodome",
     "OpenSSL": "pyOpenSSL",
-    "google.cloud": "google-cloud",
     "serial": "pyserial",
     "docx": "python-docx",
     "pptx": "python-pptx",
@@ -52,8 +60,67 @@ KNOWN_DISTRIBUTIONS = {
     "sqlalchemy": "SQLAlchemy",
     "lxml": "lxml",
     "geopandas": "geopandas",
+    "faiss": "faiss-cpu",
+    "dns": "dnspython",
+    "googleapiclient": "google-api-python-client",
+    "google_auth_oauthlib": "google-auth-oauthlib",
+    "aws_cdk": "aws-cdk-lib",
+    # namespace packages whose distributions break their namespace's convention
+    "google.protobuf": "protobuf",
+    "google.auth": "google-auth",
+    "google.oauth2": "google-auth",
+    "google.rpc": "googleapis-common-protos",
+    "google.type": "googleapis-common-protos",
+    "google.longrunning": "googleapis-common-protos",
+    "google.cloud.secretmanager": "google-cloud-secret-manager",
+    "google.cloud.resourcemanager": "google-cloud-resource-manager",
+    "google.cloud.sql.connector": "cloud-sql-python-connector",
+    "azure.storage.filedatalake": "azure-storage-file-datalake",
+    "azure.storage.fileshare": "azure-storage-file-share",
+    "opentelemetry.trace": "opentelemetry-api",
+    "opentelemetry.metrics": "opentelemetry-api",
+    "opentelemetry.context": "opentelemetry-api",
+    "opentelemetry.propagate": "opentelemetry-api",
+    "opentelemetry.baggage": "opentelemetry-api",
+    "opentelemetry.semconv": "opentelemetry-semantic-conventions",
+    "databricks.sql": "databricks-sql-connector",
+    "snowflake.connector": "snowflake-connector-python",
+    "snowflake.snowpark": "snowflake-snowpark-python",
 }
-_EMPTY = cst.Module([])
+# Namespace packages that many distributions share: a module under one that the table does not
+# name comes from the distribution named after the namespace and the module's next part, dashed
+# (`google.cloud.vision_v1` -> google-cloud-vision, `azure.identity` -> azure-identity).
+NAMESPACES = frozenset(
+    {
+        "google",
+        "google.cloud",
+        "google.ai",
+        "google.analytics",
+        "azure",
+        "azure.ai",
+        "azure.cognitiveservices",
+        "azure.communication",
+        "azure.data",
+        "azure.keyvault",
+        "azure.kusto",
+        "azure.messaging",
+        "azure.mgmt",
+        "azure.monitor",
+        "azure.search",
+        "azure.storage",
+        "azureml",
+        "opentelemetry",
+        "opentelemetry.exporter",
+        "opentelemetry.instrumentation",
+        "databricks",
+        "snowflake",
+        "jaraco",
+        "sphinxcontrib",
+        "zope",
+        "backports",
+    }
+)
+_API_VERSION = re.compile(r"_v\d+(?:(?:alpha|beta)\d*)?$")  # `vision_v1`, `pubsub_v1beta2`
 
 
 def normalise(name: str) -> str:
@@ -61,41 +128,80 @@ def normalise(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def imported_modules(statements: Iterable[cst.SimpleStatementLine]) -> list[str]:
-    """Top-level module names that absolute imports name, in order."""
-    found: dict[str, None] = {}
-    for line in statements:
-        for small in line.body:
-            if isinstance(small, cst.Import):
-                for alias in small.names:
-                    found.setdefault(_EMPTY.code_for_node(alias.name).split(".")[0])
-            elif isinstance(small, cst.ImportFrom) and not small.relative and small.module:
-                found.setdefault(_EMPTY.code_for_node(small.module).split(".")[0])
-    return list(found)
+def requirements(statements: Iterable[cst.BaseStatement]) -> list[str]:
+    """Distribution names for the third-party modules imported, standard library left out.
 
-
-def requirements(statements: Iterable[cst.SimpleStatementLine]) -> list[str]:
-    """Distribution names for the third-party modules imported, standard library left out."""
+    The modules an import fallback tries first are optional (the code runs without them); the
+    ones it falls back to are needed.
+    """
     names: dict[str, None] = {}
-    for module in imported_modules(statements):
-        if module in sys.stdlib_module_names or module == "__future__":
+    for module in imported_names(statements):
+        top = module.split(".")[0]
+        if top in sys.stdlib_module_names or top == "__future__":
             continue
-        names.setdefault(distribution_for(module))
+        distribution = distribution_for(module)
+        if distribution is not None:
+            names.setdefault(distribution)
     return list(names)
 
 
-def distribution_for(module: str) -> str:
-    """The distribution providing `module`: known aliases first, then installed metadata.
+def imported_names(statements: Iterable[cst.BaseStatement]) -> list[str]:
+    """What absolute imports name, dotted (`google.cloud.storage` for `from google.cloud import
+    storage`), in order; of an import fallback's `try`, only what its handlers import."""
+    found: dict[str, None] = {}
+    for statement in statements:
+        for small in _import_statements(statement):
+            found.update(dict.fromkeys(_names(small)))
+    return list(found)
 
-    The table comes first so that the common names do not depend on what this machine has
-    installed (the output must be the same wherever it is built).
+
+def _import_statements(statement: cst.BaseStatement) -> Iterator[cst.BaseSmallStatement]:
+    if isinstance(statement, cst.SimpleStatementLine):
+        yield from statement.body
+    elif isinstance(statement, cst.Try):
+        for handler in statement.handlers:
+            yield from simple_statements(handler.body) or ()
+
+
+def _names(small: cst.BaseSmallStatement) -> Iterator[str]:
+    code = cst.Module([]).code_for_node
+    if isinstance(small, cst.Import):
+        yield from (code(alias.name) for alias in small.names)
+    elif isinstance(small, cst.ImportFrom) and not small.relative and small.module:
+        module = code(small.module)
+        if isinstance(small.names, cst.ImportStar):
+            yield module
+        else:
+            yield from (f"{module}.{code(alias.name)}" for alias in small.names)
+
+
+def distribution_for(module: str) -> str | None:
+    """The distribution providing `module` (dotted): the table, then a namespace's convention,
+    then installed metadata, then the top-level name; None for a bare namespace (`import
+    google`), which no one distribution provides.
+
+    The table and the namespaces come first, and are never overridden by what is installed, so
+    that the output does not depend on the machine it is built on.
     """
-    if module in KNOWN_DISTRIBUTIONS:
-        return KNOWN_DISTRIBUTIONS[module]
-    installed = _installed().get(module)
-    if installed:
-        return sorted(installed)[0]
-    return module
+    prefixes = _prefixes(module)
+    for prefix in prefixes:
+        if prefix in KNOWN_DISTRIBUTIONS:
+            return KNOWN_DISTRIBUTIONS[prefix]
+    for prefix in prefixes:
+        if prefix in NAMESPACES:
+            if prefix == module:
+                return None
+            part = _API_VERSION.sub("", module[len(prefix) + 1 :].split(".")[0])
+            return f"{prefix}.{part}".replace(".", "-").replace("_", "-")
+    top = prefixes[-1]
+    installed = _installed().get(top)
+    return sorted(installed)[0] if installed else top
+
+
+def _prefixes(module: str) -> list[str]:
+    """`a.b.c` -> [`a.b.c`, `a.b`, `a`]: the longest first."""
+    parts = module.split(".")
+    return [".".join(parts[:end]) for end in range(len(parts), 0, -1)]
 
 
 @lru_cache(maxsize=1)

@@ -1,4 +1,9 @@
-"""`tests/test_<package>.py`: signature checks, test cells, smoke and golden tests of run()."""
+"""`tests/test_<package>.py`: exports and signature, test cells, smoke and golden tests of run().
+
+The tests share one run of the pipeline with the notebook's parameters, a session fixture that
+watches each step as run() calls it, so that test cells can read what the names held after it.
+Every test, that run included, works in the notebook's folder, where its relative paths lead.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,9 @@ import libcst as cst
 
 from nb2prod.emit import Target, golden
 from nb2prod.emit.module import result_alias
+from nb2prod.emit.package import exported_definitions
 from nb2prod.emit.text import code, docstring, join_sections, literal
-from nb2prod.lift import Plan, TestCell, module_names_read
+from nb2prod.lift import Plan, Step, TestCell, module_names_read
 
 
 def render(plan: Plan, target: Target) -> str:
@@ -15,7 +21,8 @@ def render(plan: Plan, target: Target) -> str:
     pkg = target.package
     module_doc = docstring(f"Tests generated from {target.source}: run them with pytest.")
     imports = (
-        "import inspect\nfrom pathlib import Path\nfrom typing import Any\n\nimport pytest\n\n"
+        "import contextlib\nimport inspect\nfrom collections.abc import Iterator\n"
+        "from pathlib import Path\nfrom typing import Any, NamedTuple\n\nimport pytest\n\n"
     )
     alias = plan.module_alias
     imports += f"import {pkg} as {plan.package_alias}\n"
@@ -28,10 +35,10 @@ def render(plan: Plan, target: Target) -> str:
         module_doc,
         imports,
         _notebook_folder(target),
-        _signature_test(plan, target),
+        _shared_run(plan),
+        _signature_test(plan),
         _smoke_test(plan),
         golden.render(plan),
-        _state_fixture(plan) if plan.tests else "",
         *(_test_cell(test, plan) for test in plan.tests),
         _api_tests(plan, target),
         _store_test(plan, target),
@@ -73,8 +80,8 @@ def _api_tests(plan: Plan, target: Target) -> str:
 
 
 def _default_names(plan: Plan) -> list[str]:
-    """Module names (imports, defs) that the parameters' defaults read, for the state fixture."""
-    return list(module_names_read(plan.parameters)) if plan.tests else []
+    """Module names (imports, defs) that the parameters' defaults read, for the shared run."""
+    return list(module_names_read(plan.parameters))
 
 
 def _notebook_folder(target: Target) -> str:
@@ -82,18 +89,114 @@ def _notebook_folder(target: Target) -> str:
     return f'''NOTEBOOK_DIR = Path(__file__).parent / {folder}
 
 
+@contextlib.contextmanager
+def notebook_folder() -> Iterator[None]:
+    """Work where the notebook ran, so that its relative data paths work."""
+    with pytest.MonkeyPatch.context() as patch:
+        if NOTEBOOK_DIR.is_dir():
+            patch.chdir(NOTEBOOK_DIR)
+        yield
+
+
 @pytest.fixture(autouse=True)
-def in_notebook_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run where the notebook ran, so its relative data paths work."""
-    if NOTEBOOK_DIR.is_dir():
-        monkeypatch.chdir(NOTEBOOK_DIR)
+def in_notebook_folder() -> Iterator[None]:
+    """Every test runs in the notebook's folder."""
+    with notebook_folder():
+        yield
 '''
 
 
-def _signature_test(plan: Plan, target: Target) -> str:
+def _shared_run(plan: Plan) -> str:
+    """The session fixture: one run() with the notebook's parameters, each step watched."""
+    steps = "".join(f"    {_watch_entry(step)},\n" for step in plan.steps)
+    module = plan.module_alias
+    return f'''{_notebook_parameters(plan)}
+
+# Each step run() calls: its name, the names it returns, and whether it returns a tuple.
+STEPS = (
+{steps})
+
+
+class PipelineRun(NamedTuple):
+    """One run of the pipeline: what run() returned, and what the names held after each step."""
+
+    result: Any
+    states: list[dict[str, Any]]
+
+
+{_watcher(plan)}
+
+@pytest.fixture(scope="session")
+def {plan.run_fixture}() -> PipelineRun:
+    {RUN_DOC}
+    parameters = notebook_parameters()
+    state = dict(parameters)
+    states = [dict(state)]
+    with pytest.MonkeyPatch.context() as patch, notebook_folder():
+        for name, outputs, as_tuple in STEPS:
+            step = _watched(getattr({module}, name), outputs, as_tuple, state, states)
+            patch.setattr({module}, name, step)
+        result = {module}.run(**parameters)
+    return PipelineRun(result, states)
+'''
+
+
+RUN_DOC = '''"""run() with the notebook's parameters, once for the whole test session.
+
+    The smoke, golden and test-cell tests share it; a test that needs other parameters calls
+    run() itself. Each step is watched as run() calls it, to record what the names hold after it.
+    """'''
+
+
+def _notebook_parameters(plan: Plan) -> str:
+    """The parameters cell's values, made afresh; a default may read the ones before it."""
+    lines = [f"{p.name} = {p.default}" for p in plan.parameters]
+    given = ", ".join(f"{literal(p.name)}: {p.name}" for p in plan.parameters)
+    lines.append(f"return {{{given}}}")
+    body = "\n".join("    " + line for line in lines)
+    doc = docstring("The values of the notebook's parameters cell, as run() takes them.")
+    return f"def notebook_parameters() -> dict[str, Any]:\n    {doc}\n{body}\n"
+
+
+def _watch_entry(step: Step) -> str:
+    has_result = step.result is not None and result_alias(step) is None
+    as_tuple = len(step.returns) + has_result > 1
+    return f"({literal(step.name)}, {tuple(step.returns)!r}, {as_tuple})"
+
+
+def _watcher(plan: Plan) -> str:
+    """`_watched(step, ...)`: the step, recording what it returns; async steps stay async."""
+    if plan.is_async:
+        call = (
+            "    if inspect.iscoroutinefunction(step):\n\n"
+            "        async def watched_async(*args: Any) -> Any:\n"
+            "            return record(await step(*args))\n\n"
+            "        return watched_async\n\n"
+        )
+    else:
+        call = ""
+    return f'''def _watched(
+    step: Any, outputs: tuple[str, ...], as_tuple: bool, state: dict[str, Any], states: list[Any]
+) -> Any:
+    """`step`, which also puts the names it returns in `state` and a copy of it in `states`."""
+
+    def record(returned: Any) -> Any:
+        state.update(zip(outputs, returned if as_tuple else (returned,)))
+        states.append(dict(state))
+        return returned
+
+{call}    def watched(*args: Any) -> Any:
+        return record(step(*args))
+
+    return watched
+'''
+
+
+def _signature_test(plan: Plan) -> str:
+    package, module = plan.package_alias, plan.module_alias
     names = [p.name for p in plan.parameters]
     lines = [
-        f"signature = inspect.signature({plan.module_alias}.run).parameters",
+        f"signature = inspect.signature({module}.run).parameters",
         f"assert list(signature) == {names!r}",
     ]
     for p in plan.parameters:
@@ -101,52 +204,28 @@ def _signature_test(plan: Plan, target: Target) -> str:
         compare = "is" if expected in {"None", "True", "False"} else "=="
         lines.append(f"assert signature[{literal(p.name)}].default {compare} {expected}")
     for step in plan.steps:
-        lines.append(f"assert callable({plan.package_alias}.{step.name})")
-    lines.append(f"assert {plan.package_alias}.run is {plan.module_alias}.run")
+        lines.append(f"assert callable({package}.{step.name})")
+    for name in exported_definitions(plan):
+        lines.append(f"assert {package}.{name} is {module}.{name}")
+    lines.append(f"assert {package}.run is {module}.run")
     body = "\n".join("    " + line for line in lines)
-    doc = '"""The package exports run() and its steps."""'
+    doc = '"""The package exports run(), its steps and the notebook\'s functions and classes."""'
     return f"def test_imports_and_signature() -> None:\n    {doc}\n{body}\n"
 
 
 def _smoke_test(plan: Plan) -> str:
+    fixture = plan.run_fixture
     return (
-        "def test_run_with_notebook_parameters() -> None:\n"
-        '    """run() completes with the notebook\'s own parameters."""\n'
-        f"    {plan.module_alias}.run()\n"
-    )
-
-
-def _state_fixture(plan: Plan) -> str:
-    """The names the pipeline binds after each step, for the test cells to read."""
-    lines = ["state: dict[str, Any] = {}"]
-    for p in plan.parameters:
-        lines.append(f"{p.name} = {p.default}")
-        lines.append(f"state[{literal(p.name)}] = {p.name}")
-    lines.append("states = [dict(state)]")
-    for step in plan.steps:
-        call = f"{plan.module_alias}.{step.name}({', '.join(step.params)})"
-        if step.is_async:
-            call = f"asyncio.run({call})"
-        has_result = step.result is not None and result_alias(step) is None
-        outputs = list(step.returns) + (["_result"] if has_result else [])
-        lines.append(f"{', '.join(outputs)} = {call}" if outputs else call)
-        lines += [f"state[{literal(n)}] = {n}" for n in step.returns]
-        lines.append("states.append(dict(state))")
-    lines.append("return states")
-    body = "\n".join("    " + line for line in lines)
-    imports = "    import asyncio\n\n" if plan.is_async else ""
-    return (
-        '@pytest.fixture(scope="module")\n'
-        f"def {plan.states_name}() -> list[dict[str, Any]]:\n"
-        f"    {docstring('What the names hold after each step, with the notebook parameters.')}\n"
-        f"{imports}{body}\n"
+        f"def test_run_with_notebook_parameters({fixture}: PipelineRun) -> None:\n"
+        '    """run() completes with the notebook\'s own parameters, calling each step once."""\n'
+        f"    assert len({fixture}.states) == 1 + len(STEPS)\n"
     )
 
 
 def _test_cell(test: TestCell, plan: Plan) -> str:
-    states, module = plan.states_name, plan.module_alias
+    fixture, module = plan.run_fixture, plan.module_alias
     unpack = [
-        cst.parse_statement(f"{name} = {states}[{test.steps_done}][{literal(name)}]")
+        cst.parse_statement(f"{name} = {fixture}.states[{test.steps_done}][{literal(name)}]")
         for name in test.state_names
     ]
     unpack += [cst.parse_statement(f"{name} = {module}.{name}") for name in test.module_names]
@@ -158,10 +237,7 @@ def _test_cell(test: TestCell, plan: Plan) -> str:
         name=cst.Name(f"test_cell_{test.cell}"),
         params=cst.Parameters(
             params=[
-                cst.Param(
-                    cst.Name(states),
-                    annotation=cst.Annotation(cst.parse_expression("list[dict[str, Any]]")),
-                )
+                cst.Param(cst.Name(fixture), annotation=cst.Annotation(cst.Name("PipelineRun")))
             ]
         ),
         body=cst.IndentedBlock(body=body),

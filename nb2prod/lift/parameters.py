@@ -1,15 +1,16 @@
 """The parameters of run(): the parameters cell's assignments, each with the kind of its default.
 
 A parameter's kind (int, float, bool, str, a path, a list, a dict, a tuple, a set, another
-literal, or a computed default) is read off its default once, here; the module, the command
-line and the web API all take it from the parameter.
+literal, or a computed default) is read off its default once, here, and so is whether it names
+a place on disk; the module, the command line and the web API all take both from the parameter.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
@@ -59,6 +60,9 @@ _JSON_TYPES = {
     Kind.SET: "array",
     Kind.DICT: "object",
 }
+_PATH_TYPES = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath"})
+# Text that names a file or folder: a separator, or a file extension (`model.pkl`, `data/`).
+_PATH_TEXT = re.compile(r"[/\\]|\.[A-Za-z][A-Za-z0-9]{0,9}$")
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ class Parameter:
     value: object = None
     literal: bool = False
     path_type: str | None = None  # `Path` or `pathlib.Path` when the default is a path
+    builds_path: bool = False  # a computed default that makes a path (`os.path.join(...)`)
 
     @property
     def inline(self) -> bool:
@@ -99,13 +104,27 @@ class Parameter:
 
     @cached_property
     def annotation(self) -> str | None:
-        """The type a default suggests (`int`, `list[str]`, `Path`), or None when unclear."""
+        """The type a default suggests (`int`, `list[str]`, `tuple[str, ...]`, `Path`), or None
+        when unclear. A tuple's type does not fix its length: `tuple[str]` would mean one item."""
         if self.path_type is not None:
             return self.path_type
         if self.kind in {Kind.COMPUTED, Kind.NONE}:
             return None
         container = type(self.value).__name__
-        return f"{container}[{self.item}]" if self.item is not None else container
+        if self.item is None:
+            return container
+        if self.kind is Kind.TUPLE:
+            return f"tuple[{self.item}, ...]"
+        return f"{container}[{self.item}]"
+
+    @cached_property
+    def is_path(self) -> bool:
+        """Whether the default names a place on disk: a `Path`, text with a separator or a file
+        extension (`data/2024-05-01_x.csv`, `model.pkl`), a container holding such text, or a
+        computed default that builds one. Who may choose such a value is the project's call."""
+        if self.path_type is not None or self.builds_path:
+            return True
+        return self.literal and _holds_path_text(self.value)
 
     @cached_property
     def json_type(self) -> str | None:
@@ -177,7 +196,10 @@ def module_names_read(parameters: Sequence[Parameter]) -> tuple[str, ...]:
 
 
 def parameters_of(cells: Sequence[CodeCell], imports: Imports) -> tuple[Parameter, ...]:
-    """The parameters cells' assignments, in order; their imports are hoisted."""
+    """The parameters cells' assignments, in order; their imports are hoisted.
+
+    A default may read the parameters before it: one built from a path is a path too.
+    """
     found: dict[str, Parameter] = {}
     for cell in cells:
         for line, statement in zip(statement_lines(cell.tree), cell.tree.body, strict=True):
@@ -186,8 +208,9 @@ def parameters_of(cells: Sequence[CodeCell], imports: Imports) -> tuple[Paramete
                     imports.add_node(small)
                     continue
                 name, value = _parameter_assignment(small, cell.index, line)
+                parameter = _parameter(name, value, cell.index, found)
                 found.pop(name, None)
-                found[name] = _parameter(name, value, cell.index)
+                found[name] = parameter
     return tuple(found.values())
 
 
@@ -227,22 +250,71 @@ def _parameter_assignment(
     )
 
 
-def _parameter(name: str, value: cst.BaseExpression, cell: int) -> Parameter:
+def _parameter(
+    name: str, value: cst.BaseExpression, cell: int, earlier: Mapping[str, Parameter]
+) -> Parameter:
     code = _EMPTY.code_for_node(value).strip()
     found, literal = literal_value(code)
-    if not found:
-        return Parameter(name, code, cell, path_type=_path_type(value))
-    return Parameter(name, code, cell, value=literal, literal=True)
+    if found:
+        return Parameter(name, code, cell, value=literal, literal=True)
+    paths = {n: p.path_type for n, p in earlier.items() if p.path_type is not None}
+    path_type = _path_type(value, paths)
+    builds = path_type is None and _builds_path(value, {n for n, p in earlier.items() if p.is_path})
+    return Parameter(name, code, cell, path_type=path_type, builds_path=builds)
 
 
-def _path_type(value: cst.BaseExpression) -> str | None:
-    """`Path` for `Path(...)`, `pathlib.Path` for `pathlib.Path(...)`: a data location."""
+def _path_type(value: cst.BaseExpression, paths: Mapping[str, str]) -> str | None:
+    """The path class a default makes: `Path` for `Path(...)`, `pathlib.Path` for
+    `pathlib.Path(...)`, the class of `data_dir` for `data_dir / "x.csv"`; None otherwise."""
+    if isinstance(value, cst.Name):
+        return paths.get(value.value)
+    if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.Divide):
+        return _path_type(value.left, paths)
     if not isinstance(value, cst.Call):
         return None
     function = value.func
     name = function.attr.value if isinstance(function, cst.Attribute) else None
     if isinstance(function, cst.Name):
         name = function.value
-    if name not in {"Path", "PurePath", "PosixPath", "WindowsPath"}:
+    if name not in _PATH_TYPES:
         return None
     return _EMPTY.code_for_node(function)
+
+
+def _holds_path_text(value: object) -> bool:
+    if isinstance(value, str):
+        return _PATH_TEXT.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_path_text(item) for item in (*value.keys(), *value.values()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_path_text(item) for item in value)
+    return False
+
+
+class _PathHints(cst.CSTVisitor):
+    """Whether an expression builds a path: it reads a path parameter or a path class, calls
+    `os.path`, or holds text naming a file or folder."""
+
+    def __init__(self, path_names: set[str]) -> None:
+        self.path_names = path_names | _PATH_TYPES
+        self.found = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.found = self.found or node.value in self.path_names
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        base = node.value
+        if isinstance(base, cst.Name) and base.value == "os" and node.attr.value == "path":
+            self.found = True
+
+    def visit_SimpleString(self, node: cst.SimpleString) -> None:
+        self.found = self.found or _holds_path_text(literal_value(node.value)[1])
+
+    def visit_FormattedStringText(self, node: cst.FormattedStringText) -> None:
+        self.found = self.found or _PATH_TEXT.search(node.value) is not None
+
+
+def _builds_path(value: cst.BaseExpression, path_names: set[str]) -> bool:
+    hints = _PathHints(path_names)
+    value.visit(hints)
+    return hints.found

@@ -30,7 +30,7 @@ from nb2prod.lift.statements import (
     names_read,
     without_imports,
 )
-from nb2prod.naming import NameAllocator, snake_case
+from nb2prod.naming import BUILTINS, NameAllocator, snake_case
 from nb2prod.notebook.cells import Heading, Role
 
 _EMPTY = cst.Module([])
@@ -69,11 +69,20 @@ class Step:
         return repr((*fields, self.result_cell, result, body))
 
     def nodes(self) -> list[cst.BaseStatement]:
-        """The body's statements, each cell's first under its `# cell N` comment."""
-        return [
-            with_cell_marker(s.node, s.cell) if marked else s.node
-            for s, marked in zip(self.body, self.marked, strict=True)
-        ]
+        """The body's statements, each cell's first under its `# cell N` comment; one that
+        followed a statement the lift took out (a def, a constant, an import) loses the blank
+        lines that stood between them."""
+        nodes: list[cst.BaseStatement] = []
+        previous: Statement | None = None
+        for statement, marked in zip(self.body, self.marked, strict=True):
+            node = statement.node
+            if marked:
+                node = with_cell_marker(node, statement.cell)
+            elif previous is not None and statement.place.position > previous.place.position + 1:
+                node = _without_blank_lines(node)
+            nodes.append(node)
+            previous = statement
+        return nodes
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ class Plan:
     first markdown heading.
     """
 
-    imports: tuple[cst.SimpleStatementLine, ...]
+    imports: tuple[cst.BaseStatement, ...]  # lines, and import fallbacks' `try` statements
     definitions: tuple[tuple[int, Piece], ...]
     parameters: tuple[Parameter, ...]
     steps: tuple[Step, ...]
@@ -106,9 +115,9 @@ class Plan:
     title: str | None = None
     module_alias: str = "pipeline"
     package_alias: str = "package"
-    states_name: str = "pipeline_states"
+    run_fixture: str = "pipeline_run"  # the generated tests' shared run of the pipeline
     tests: tuple[TestCell, ...] = ()
-    test_imports: tuple[cst.SimpleStatementLine, ...] = ()
+    test_imports: tuple[cst.BaseStatement, ...] = ()
     needs_display: bool = False
     warnings: tuple[Diagnostic, ...] = ()
 
@@ -139,6 +148,8 @@ def lift(selection: Selection) -> Plan:
     placement.refuse_rebound_imports(groups, imports.bound)
     groups, result_cell, result = _take_result(deploy[-1], groups)
     module_names = imports.bound | {n for d in definitions for n in d.flow.writes}
+    checked = [*definitions, *(s for g in groups for s in g.statements)]
+    groups = _without_bare_reads(groups, module_names | param_names)
     reads_display = checks.reads_anywhere(DISPLAY, groups, definitions, selection)
     needs_display = reads_display and DISPLAY not in module_names | step_bound
     if needs_display:
@@ -148,7 +159,6 @@ def lift(selection: Selection) -> Plan:
     tests = selection.with_role(Role.TEST)
     steps = _steps(groups, parameters, tests, result, allocator)
     test_cells, test_imports = _test_cells(tests, groups, steps, parameters, module_names)
-    checked = [*definitions, *(s for g in groups for s in g.statements)]
     if result is not None:
         result_line = cst.SimpleStatementLine([cst.Expr(result)])
         checked.append(Statement.of(Place(deploy[-1].index), result_line))
@@ -165,7 +175,7 @@ def lift(selection: Selection) -> Plan:
         run_async_name=allocator.claim("_run", "async"),
         module_alias=allocator.claim("pipeline", "module"),
         package_alias=allocator.claim("package", "module"),
-        states_name=allocator.claim("pipeline_states", "fixture"),
+        run_fixture=allocator.claim("pipeline_run", "fixture"),
         tests=test_cells,
         test_imports=test_imports.statements(),
         needs_display=needs_display,
@@ -192,6 +202,24 @@ def _take_result(
         # the statements before the expression on its line stay, where the line stood
         kept += (Statement.of(final.place, strip_semicolon(final.node.with_changes(body=rest))),)
     return [*groups[:-1], replace(groups[-1], statements=kept)], last.index, tail.value
+
+
+def _without_bare_reads(groups: Sequence[StepCells], bound: set[str]) -> list[StepCells]:
+    """The groups less the statements that only read a name or attribute (`metrics`, `df.shape`
+    between cells): Jupyter showed the value; in a step the line does nothing.
+
+    One is kept where a name it reads may be unbound (bound on some paths only, or deleted), as
+    the NameError it raises then is the notebook's; the undefined-name check still sees those
+    dropped, so a name no cell binds remains an error.
+    """
+    certain = set(bound) | BUILTINS
+    dropped: set[Place] = set()
+    for statement in (s for g in groups for s in g.statements):
+        flow = statement.flow
+        if statement.piece.bare_read and set(flow.reads) <= certain:
+            dropped.add(statement.place)
+        certain = (certain - flow.unbinds) | flow.must
+    return [group.without(dropped) for group in groups]
 
 
 # --- steps: inputs and outputs ---------------------------------------------------------------
@@ -350,10 +378,17 @@ def _cell_starts(body: Sequence[Statement]) -> tuple[bool, ...]:
 
 def with_cell_marker(node: cst.BaseStatement, cell: int) -> cst.BaseStatement:
     """Prefix a statement with `# cell N`, keeping its own comments after it."""
+    marker = cst.EmptyLine(comment=cst.Comment(f"# cell {cell}"))
+    return _without_blank_lines(node, first=marker)
+
+
+def _without_blank_lines(
+    node: cst.BaseStatement, first: cst.EmptyLine | None = None
+) -> cst.BaseStatement:
+    """A statement with only the comments of the lines above it (after `first`, if given)."""
     assert isinstance(node, cst.SimpleStatementLine | cst.BaseCompoundStatement)
     comments = [line for line in node.leading_lines if line.comment is not None]
-    marker = cst.EmptyLine(comment=cst.Comment(f"# cell {cell}"))
-    return node.with_changes(leading_lines=[marker, *comments])
+    return node.with_changes(leading_lines=[*([first] if first else []), *comments])
 
 
 # --- test cells ----------------------------------------------------------------------------

@@ -120,7 +120,7 @@ class Imports:
         if line is not None:
             self.add(line)
 
-    def statements(self) -> tuple[cst.SimpleStatementLine, ...]:
+    def statements(self) -> tuple[cst.BaseStatement, ...]:
         future = [s for k, s in self.seen.items() if k.startswith("from __future__")]
         rest = [s for k, s in self.seen.items() if not k.startswith("from __future__")]
         return tuple(line.statement() for line in future + rest)

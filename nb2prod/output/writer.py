@@ -41,6 +41,13 @@ def with_header(body: str, source: str) -> str:
     )
 
 
+def without_header(text: str) -> str:
+    """A generated file's text after its header (all of it when there is none)."""
+    if not text.startswith(HEADER_START):
+        return text
+    return text.split("\n", _HEADER_LINES)[-1]
+
+
 class Ownership(Enum):
     """Who a file on disk belongs to."""
 

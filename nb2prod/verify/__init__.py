@@ -33,12 +33,21 @@ DEFAULT_KERNEL = "python3"
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """The verdict on one notebook: `report` for stdout, warnings and errors for stderr."""
+    """The verdict on one notebook: `report` for stdout, warnings and errors for stderr.
+
+    `usage_error`: the command line asked for what the notebook does not have (a `-p NAME` no
+    parameter binds), so nothing ran.
+    """
 
     notebook: Path
     ok: bool
     report: tuple[str, ...] = ()
     messages: tuple[str, ...] = ()
+    usage_error: bool = False
+
+
+class OverrideError(NotebookError):
+    """A `-p NAME=VALUE` names no parameter of the notebook: a usage error."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,8 @@ def verify_notebook(path: Path, config: VerifyOptions) -> VerifyResult:
     except NotebookError as exc:
         # What was verified before the failure (the deploy run, when --whole fails) still stands.
         messages = render_all(path, [*warnings, _placed(path, exc.diagnostic)])
-        return VerifyResult(path, False, tuple(report), messages)
+        usage = isinstance(exc, OverrideError)
+        return VerifyResult(path, False, tuple(report), messages, usage_error=usage)
     return VerifyResult(path, ok, tuple(report), render_all(path, warnings))
 
 
@@ -142,12 +152,12 @@ def _check_overrides(subject: _Subject) -> None:
     cells = subject.selection.with_role(Role.PARAMETERS)
     for name, _ in subject.overrides:
         if not cells:
-            raise NotebookError(
+            raise OverrideError(
                 f"-p {name}: the notebook has no parameters cell; tag the cell that sets "
                 "its parameters `parameters`"
             )
         if name not in known:
-            raise NotebookError(
+            raise OverrideError(
                 f"-p {name}: the parameters cell binds no `{name}` (it binds "
                 f"{', '.join(known) or 'nothing'}); use one of its names",
                 cell=cells[0].index,
