@@ -1121,7 +1121,9 @@ class Pipeline:
     the step functions by name, and `arguments(**values)` gives run()'s parameters with those
     left out (or None) filled in as run() fills them. `parameters` are their names, `kinds` the
     kind of each one's value and of its items (`("tuple", "int")`), by which the JSON values a
-    run is given become the notebook's types (`typed`). `notebook` starts every message.
+    run is given become the notebook's types (`typed`). For the parameters `null_default`
+    names, whose defaults JSON cannot carry (`b"key"`), null stands for the notebook's default.
+    `notebook` starts every message.
     """
 
     notebook: str
@@ -1130,6 +1132,7 @@ class Pipeline:
     arguments: Callable[..., dict[str, Any]]
     parameters: tuple[str, ...] = ()
     kinds: Mapping[str, _Kind] = dataclasses.field(default_factory=dict)
+    null_default: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -1158,6 +1161,8 @@ class Pipeline:
             raise ValueError(f"{self.notebook}: no parameter {names}; {wanted}")
         converted = {}
         for name, value in values.items():
+            if value is None and name in self.null_default:
+                continue  # the notebook's default, which run() fills in
             try:
                 converted[name] = typed(value, *self.kinds.get(name, (None, None)))
             except ValueError as exc:

@@ -1147,3 +1147,11 @@ def test_the_runtime_is_black_formatted_as_it_ships() -> None:
 
     source = Path(runtime.__file__).read_text()
     assert black.format_str(source, mode=black.Mode()) == source
+
+
+def test_pipeline_null_stands_for_the_notebook_s_default_where_json_cannot_carry_it() -> None:
+    def arguments(key: bytes = b"secret", n: int | None = None) -> dict[str, Any]:
+        return {"key": key, "n": n}
+
+    pipeline = Pipeline("nb.ipynb", (), {}, arguments, ("key", "n"), null_default=("key",))
+    assert pipeline.given({"key": None, "n": None}) == {"key": b"secret", "n": None}

@@ -150,13 +150,17 @@ def _pipeline(plan: Plan, target: Target, names: Names) -> str:
         for p in plan.parameters
     )
     parameters = _tuple(literal(p.name) for p in plan.parameters)
-    return (
-        f"{names.pipeline} = {names.pipeline_class}(\n"
-        f"    notebook={literal(target.source)},\n"
-        f"    steps={names.steps},\n"
-        f"    functions={{{functions}}},\n"
-        f"    arguments={names.arguments},\n"
-        f"    parameters={parameters},\n"
-        f"    kinds={{{kinds}}},\n"
-        ")\n"
-    )
+    # A default JSON cannot give back stands as null in a run's params (the DAG's `Param(None)`).
+    null_default = [literal(p.name) for p in plan.parameters if not p.json_exact]
+    fields = [
+        f"notebook={literal(target.source)}",
+        f"steps={names.steps}",
+        f"functions={{{functions}}}",
+        f"arguments={names.arguments}",
+        f"parameters={parameters}",
+        f"kinds={{{kinds}}}",
+    ]
+    if null_default:
+        fields.append(f"null_default={_tuple(null_default)}")
+    listed = "".join(f"    {field},\n" for field in fields)
+    return f"{names.pipeline} = {names.pipeline_class}(\n{listed})\n"

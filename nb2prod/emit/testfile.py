@@ -57,7 +57,9 @@ def _store_test(plan: Plan, target: Target) -> str:
         "what it hands on saved there. The result is run()'s; a value that a step changes in "
         "place without handing it on would make them differ."
     )
-    return f"""def test_steps_run_apart_through_a_store(tmp_path: Path) -> None:
+    return f"""def test_steps_run_apart_through_a_store(
+    {plan.run_fixture}: PipelineRun, tmp_path: Path
+) -> None:
     {doc}
     import json
 
@@ -66,7 +68,7 @@ def _store_test(plan: Plan, target: Target) -> str:
 
     store = Store(str(tmp_path / "store"))
     {pipeline}.run_all(store, "test")
-    assert store.read_result("test") == json.loads(dumps({plan.module_alias}.run()))
+    assert store.read_result("test") == json.loads(dumps({plan.run_fixture}.result))
 """
 
 
