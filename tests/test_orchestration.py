@@ -46,7 +46,7 @@ def shape(
     plan: Plan,
 ) -> list[tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], tuple[str, ...]]]:
     """Each task: its step, what it changes in place, where its inputs come from, whom else it waits for."""
-    return [(t.step.name, t.step.changes, t.sources, t.after) for t in tasks(plan.steps)]
+    return [(t.step.name, t.changes, t.sources, t.after) for t in tasks(plan.steps)]
 
 
 TASKS = [

@@ -53,7 +53,7 @@ class Step:
     result: cst.BaseExpression | None = None
     result_cell: int | None = None
     is_async: bool = False
-    changes: tuple[str, ...] = ()  # inputs it may change in place that later code reads
+    changed_in_place: tuple[str, ...] = ()  # the inputs it may change in place
 
     def last_cell(self, name: str) -> int | None:
         """The cell of the step's last statement that binds `name` or may change it in place."""
@@ -248,7 +248,6 @@ def _steps(
         params = tuple(dict.fromkeys(n for n in wanted if n in available))
         available |= set(flow.writes)
         is_last = index == len(groups) - 1
-        changes = tuple(n for n in params if n in may_change(flow) and n in read_later[index])
         body = tuple(group.statements)
         if not body and not (is_last and result is not None) and not outputs[index]:
             continue
@@ -264,7 +263,7 @@ def _steps(
                 result=result if is_last else None,
                 result_cell=group.cells[-1].index if is_last and result is not None else None,
                 is_async=flow.awaits,
-                changes=changes,
+                changed_in_place=tuple(n for n in params if n in may_change(flow)),
             )
         )
     return tuple(steps)

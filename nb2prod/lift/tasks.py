@@ -25,12 +25,13 @@ class Task:
     sources: tuple[tuple[str, str], ...]  # (input, the step whose folder holds its value)
     after: tuple[str, ...]  # steps to wait for without reading their values
     final: bool
+    changes: tuple[str, ...]  # inputs it may change in place that a later step reads from it
 
     @property
     def handed(self) -> tuple[str, ...]:
         """The values it saves for later steps: its outputs, then inputs it changes in place."""
         returns = self.step.returns
-        return (*returns, *(name for name in self.step.changes if name not in returns))
+        return (*returns, *(name for name in self.changes if name not in returns))
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -43,13 +44,15 @@ def tasks(steps: Sequence[Step]) -> tuple[Task, ...]:
     found: list[tuple[Step, tuple[tuple[str, str], ...]]] = []
     for step in steps:
         found.append((step, tuple((n, holder[n]) for n in step.params if n in holder)))
-        holder.update(dict.fromkeys([*step.changes, *step.returns], step.name))
-    waited_for = {source for _, sources in found for _, source in sources}
+        holder.update(dict.fromkeys([*step.changed_in_place, *step.returns], step.name))
+    read_from = {pair for _, sources in found for pair in sources}  # (name, step)
+    waited_for = {source for _, source in read_from}
     result: list[Task] = []
     for index, (step, sources) in enumerate(found):
         final = index == len(found) - 1
         after: tuple[str, ...] = ()
         if final:
             after = tuple(s.name for s, _ in found[:-1] if s.name not in waited_for)
-        result.append(Task(step, sources, after, final))
+        changes = tuple(n for n in step.changed_in_place if (n, step.name) in read_from)
+        result.append(Task(step, sources, after, final, changes))
     return tuple(result)
