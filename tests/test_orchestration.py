@@ -373,6 +373,18 @@ def test_without_the_option_there_is_no_dag(project: Path) -> None:
     assert "test_steps_run_apart" not in (built / "tests" / "test_churn_deploy.py").read_text()
 
 
+def test_a_pipeline_without_steps_has_no_dag(tmp_path: Path) -> None:
+    cells = ["deploy: import math", "deploy: def root(x):\n    return math.sqrt(x)"]
+    notebook = write_notebook(tmp_path / "defs_deploy.ipynb", cells)
+    result = build(notebook, tmp_path / "build", airflow=True)
+    assert result.status is Status.FAILED
+    assert result.messages[-1].endswith(
+        "defs_deploy.ipynb: has no step to run as a task: its deploy cells only import and "
+        "define; build it without --airflow, or mark the cells that do the work `deploy`"
+    )
+    assert not (tmp_path / "build").exists()
+
+
 # --- the generated tests -----------------------------------------------------------------------
 
 ORDERS = FIXTURES / "orders_on_airflow" / "input.ipynb"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from nb2prod.emit import Target
 from nb2prod.emit.module import default_fill, result_alias, signature_part
 from nb2prod.emit.text import docstring, join_sections, literal
+from nb2prod.errors import NotebookError
 from nb2prod.lift import Plan, Task, module_names_read, tasks
 from nb2prod.naming import NameAllocator
 
@@ -43,7 +44,12 @@ class Names:
 
 
 def render(plan: Plan, target: Target) -> str:
-    """The source of `<package>/steps.py`, before formatting."""
+    """The source of `<package>/steps.py`, before formatting; NotebookError without steps."""
+    if not plan.steps:
+        raise NotebookError(
+            "has no step to run as a task: its deploy cells only import and define; build "
+            "it without --airflow, or mark the cells that do the work `deploy`"
+        )
     names = Names.of(plan)
     module_doc = docstring(
         f"The steps of the pipeline of {target.source}, as orchestrators run them.",
