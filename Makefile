@@ -45,7 +45,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install airflow
-	NB2PROD_AIRFLOW_PYTHON=$(CURDIR)/$(AIRFLOW_VENV)/bin/python $(BIN)/python -m pytest
+	NB2PROD_AIRFLOW_PYTHON=$(abspath $(AIRFLOW_VENV))/bin/python $(BIN)/python -m pytest
 
 test: lint typecheck unit
 

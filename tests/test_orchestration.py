@@ -10,6 +10,9 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -417,3 +420,47 @@ def test_the_generated_tests_fail_when_an_in_place_change_is_not_handed_on(
     assert done.returncode == 1
     assert "FAILED tests/test_orders.py::test_steps_run_apart_through_a_store" in done.stdout
     assert json.dumps("first") in done.stdout or "'first'" in done.stdout
+
+
+# --- make test and CI ------------------------------------------------------------------------
+
+
+def test_make_test_builds_the_airflow_environment_and_hands_it_to_pytest(tmp_path: Path) -> None:
+    """A missing Airflow environment is built from the bounded requirements, then named to pytest."""
+    venv = tmp_path / "airflow-env"
+    dry = subprocess.run(
+        ["make", "-n", "unit", f"AIRFLOW_VENV={venv}", f"STAMP={tmp_path / 'dev-stamp'}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert f"-m venv {venv}" in dry
+    assert f"{venv}/bin/python -m pip install --quiet -r tests/airflow-requirements.txt" in dry
+    assert f"NB2PROD_AIRFLOW_PYTHON={venv}/bin/python " in dry
+    requirements = (ROOT / "tests" / "airflow-requirements.txt").read_text().splitlines()
+    assert "apache-airflow>=3.3,<3.4" in requirements
+
+
+def test_on_ci_the_dag_tests_fail_without_airflow() -> None:
+    """Locally they are skipped; CI=true must not pass green without having run a DAG."""
+    env = {k: v for k, v in os.environ.items() if k != "NB2PROD_AIRFLOW_PYTHON"}
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_airflow.py",
+    ]
+    on_ci = subprocess.run(
+        command, cwd=ROOT, env={**env, "CI": "true"}, capture_output=True, text=True, check=False
+    )
+    assert on_ci.returncode == 1
+    assert "on CI the DAG tests must run" in on_ci.stdout
+    local = subprocess.run(
+        command, cwd=ROOT, env={**env, "CI": ""}, capture_output=True, text=True, check=False
+    )
+    assert local.returncode == 0
+    assert "skipped" in local.stdout
