@@ -337,6 +337,7 @@ REASONS: tuple[tuple[str, str], ...] = (
     (r"bound here and by an import", "bound here and by an import"),
     (r"\bglobal\b", "global rebinding"),
     (r"kernel; nb2prod lifts Python notebooks only", "non-Python kernel"),
+    (r"^is a Python N notebook", "Python 2 kernel"),
     (r"no deploy cells|no code", "no code"),
 )
 _MAGIC_NAME = re.compile(r"the (%%?[\w.]*) (cell )?magic|(= *[!%])")

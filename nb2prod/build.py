@@ -212,6 +212,7 @@ def render_package(
     from nb2prod.output.writer import with_header
 
     memo = memo or Memo()
+    warnings.extend(notebook.warnings)
     examine = memo.wrap("cell", examine_cells, digest=_cell_digest, kind=Found)
     steps = memo.wrap("step", step_codes, digest=lambda step: step.identity(), kind=str)
     # A notebook of some size gets a second process now, which loads black while this one

@@ -265,7 +265,11 @@ def verify(
         float, typer.Option(min=0, help="Relative and absolute tolerance for floats.")
     ] = 1e-9,
     timeout: Annotated[
-        float, typer.Option(min=1, help="Seconds each cell, and run(), may take.")
+        float,
+        typer.Option(
+            min=1,
+            help="Seconds each cell may take in the kernel; run() that for each of its cells.",
+        ),
     ] = 600.0,
     kernel: Annotated[
         str | None, typer.Option(help="Kernel to run in (default: the notebook's, else python3).")

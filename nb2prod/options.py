@@ -58,9 +58,9 @@ class RunOptions:
 
 @dataclass(frozen=True)
 class VerifyOptions:
-    """`nb2prod verify`: parameter overrides (name, value), float tolerance, seconds a cell and
-    run() may take, the kernel (None: the notebook's own, else python3), and whether to run
-    every cell too."""
+    """`nb2prod verify`: parameter overrides (name, value), float tolerance, seconds a cell may
+    take in the kernel (run() may take that for each cell it stands for), the kernel (None: the
+    notebook's own, else python3), and whether to run every cell too."""
 
     overrides: tuple[tuple[str, Any], ...] = ()
     tolerance: float = 1e-9

@@ -31,8 +31,10 @@ def result_lines(result: BuildResult) -> list[tuple[str, bool]]:
 
 
 def is_terminal() -> bool:
-    """Whether both output streams are a terminal (not CI, not a pipe)."""
-    return sys.stdout.isatty() and sys.stderr.isatty()
+    """Whether both output streams are a terminal (not CI, not a pipe, not closed: a stream
+    whose descriptor was closed when Python started is None)."""
+    streams = (sys.stdout, sys.stderr)
+    return all(stream is not None and stream.isatty() for stream in streams)
 
 
 @contextmanager

@@ -37,6 +37,18 @@ CASES: dict[str, dict[str, object]] = {
         ],
         "overrides": {"n": 3, "scale": 0.5, "label": "other", "verbose": True, "weights": [4, 5]},
     },
+    "free_form_parameters": {
+        "cells": [
+            "md: # Bounds",
+            "parameters: import math\nlow, high = 2, 9\nprint('bounds', low, high)\nscale = 1.5\n"
+            "label = 'run'\nsteps = list(range(low, high))\nsteps.append(high)\n"
+            "count = len(steps)\nfor step in steps:\n    last = step\n"
+            "limit = math.ceil(last * scale)",
+            "deploy: total = sum(steps) * scale\n(label, low, high, count, last, limit, total)",
+            "test: assert count == len(steps) and last == high",
+        ],
+        "overrides": {"label": "other"},
+    },
     "magics": {
         "cells": [
             "%matplotlib inline\n%load_ext autoreload\n%autoreload 2",
@@ -44,6 +56,18 @@ CASES: dict[str, dict[str, object]] = {
             "deploy: %%time\narea = math.pi * radius ** 2",
             "deploy: %time circumference = 2 * math.pi * radius\n"
             "ratio = (area\n%circumference)\nratio",
+        ],
+    },
+    "ipython_forms": {
+        "cells": [
+            "md: # IPython syntax with a plain-Python form",
+            "deploy: %load_ext watermark\n%watermark -a 'someone'\nimport os",
+            "%%time\n#| deploy\nbase = 3\nbase * 2",
+            "deploy: %env NB2PROD_FIXTURE_MODE=fast\nmode = os.environ['NB2PROD_FIXTURE_MODE']",
+            "deploy: %%capture\n!pip install -q nothing\nprint('hidden by capture')",
+            "deploy:  width = base + 1",
+            "deploy: sides = [base, width]\nsides\n;",
+            "deploy: (mode, base * width, sides)",
         ],
     },
     "headings_to_step_names": {

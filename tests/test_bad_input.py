@@ -117,11 +117,6 @@ CASES = [
         "cell 2: field 'outputs.1.data' is a list, expected an object",
         id="output data as a list",
     ),
-    pytest.param(
-        setting("cells", 1, "id", value='bad id "\n'),
-        "is not a valid notebook at cell 2 field 'id'",
-        id="cell id against the schema",
-    ),
     pytest.param(setting("nbformat", value=2), "uses nbformat 2; nb2prod reads", id="too old"),
     pytest.param(setting("nbformat", value=5), "uses nbformat 5; nb2prod reads", id="too new"),
     pytest.param(
@@ -131,6 +126,11 @@ CASES = [
         setting("metadata", "kernelspec", "language", value="R"),
         "uses a r kernel; nb2prod lifts Python notebooks only",
         id="non-Python kernel",
+    ),
+    pytest.param(
+        setting("metadata", "kernelspec", "language", value="python2"),
+        "is a Python 2 notebook (its kernel's language is python2); nb2prod lifts Python 3",
+        id="Python 2 kernel",
     ),
     pytest.param(
         setting("cells", 1, "source", value="x = 1\nif x\n    y = 2"),
@@ -186,6 +186,27 @@ def test_bad_notebook_is_refused_in_one_line(
 def test_the_unmutated_notebook_builds(project: Path) -> None:
     (project / "nb_deploy.ipynb").write_text(json.dumps(GOOD))
     assert invoke("build", "nb_deploy.ipynb")[0] == 0
+
+
+REPAIRED = [
+    pytest.param(
+        setting("cells", 0, "outputs", value=[]), "cell 1: Additional properties", id="outputs"
+    ),
+    pytest.param(setting("cells", 1, "id", value='bad id "\n'), "cell 2 field 'id'", id="id"),
+    pytest.param(setting("cells", 1, "id", value=KeyError), "cell 2: has no id", id="no id"),
+]
+
+
+@pytest.mark.parametrize(("mutate", "named"), REPAIRED)
+def test_schema_problems_are_one_warning(project: Path, mutate: Mutation, named: str) -> None:
+    """What Jupyter opens builds, with one warning line naming the first problem."""
+    (project / "nb_deploy.ipynb").write_text(json.dumps(mutate(copy.deepcopy(GOOD))))
+    code, out, err = invoke("build", "nb_deploy.ipynb")
+    assert (code, out) == (0, "nb_deploy.ipynb: written -> build/nb_deploy\n")
+    (line,) = err.splitlines()
+    assert line.startswith(
+        f"nb_deploy.ipynb: warning: does not follow the notebook format ({named}"
+    ), line
 
 
 def test_not_utf8(project: Path) -> None:

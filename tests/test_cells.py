@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from nb2prod.analysis.selection import select
@@ -51,6 +53,30 @@ MARKS = [
     ),
     pytest.param(
         ("Deploy",), "x = 1", {Role.DEPLOY}, None, "x = 1", id="tags are case-insensitive"
+    ),
+    pytest.param(
+        (),
+        "%%time\n#| deploy\nx = 1",
+        {Role.DEPLOY},
+        None,
+        "%%time\n\nx = 1",
+        id="marks under a cell magic, which IPython wants first",
+    ),
+    pytest.param(
+        (),
+        "#| deploy\n%%time\nx = 1",
+        {Role.DEPLOY},
+        None,
+        "#| deploy\n%%time\nx = 1",
+        id="a cell magic under marks keeps them, to be refused where it stands",
+    ),
+    pytest.param(
+        (),
+        "%%writefile notes.txt\n#| deploy\ntext",
+        {Role.DEPLOY},
+        None,
+        "%%writefile notes.txt\n#| deploy\ntext",
+        id="the text of a writefile cell is written whole, its marks too",
     ),
 ]
 
@@ -254,3 +280,47 @@ def test_a_cell_both_left_out_and_lifted_is_an_error(
     for mark_text in named:
         assert mark_text in diagnostic.message
     assert select(notebook, marks=("nbdev",) if "skip" in tags else ("kale",)).cells
+
+
+def test_cell_magic_after_a_mark_is_an_error_as_in_ipython() -> None:
+    notebook = Notebook((Cell(1, "code", "#| deploy\n%%time\nx = 1"),))
+    with pytest.raises(NotebookError) as caught:
+        select(notebook)
+    assert (caught.value.diagnostic.cell, caught.value.diagnostic.line) == (1, 2)
+    assert "only accepts on a cell's first line, above any `#|` marks" in str(caught.value)
+
+
+def test_unmarked_cells_give_no_magic_warnings() -> None:
+    notebook = Notebook(
+        (Cell(1, "code", "%%time\nx = 1\n!ls"), Cell(2, "code", "%matplotlib inline", ("deploy",)))
+    )
+    assert [w.cell for w in select(notebook).warnings] == [2]
+
+
+IPYTHON_RUNS = [
+    pytest.param(
+        "x = 1\nfrom __future__ import division\ny = x / 2", id="a late __future__ import"
+    ),
+    pytest.param("x = 1\ny = x is not 1", id="code Python warns about"),
+]
+
+
+@pytest.mark.parametrize("source", IPYTHON_RUNS)
+def test_cells_ipython_compiles_are_read_quietly(source: str) -> None:
+    """IPython compiles a cell statement by statement; Python's own warnings about the code
+    are not nb2prod's to print."""
+    notebook = Notebook((Cell(1, "code", source, ("deploy",)),))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert [c.index for c in select(notebook).cells] == [1]
+    assert caught == []
+
+
+def test_an_unknown_future_feature_is_still_refused() -> None:
+    notebook = Notebook((Cell(1, "code", "x = 1\nfrom __future__ import braces", ("deploy",)),))
+    with pytest.raises(NotebookError) as caught:
+        select(notebook)
+    assert (caught.value.diagnostic.line, caught.value.diagnostic.message) == (
+        2,
+        "syntax error: not a chance; fix the cell so that it runs in Jupyter",
+    )

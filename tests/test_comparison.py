@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nb2prod.verify.comparison import MAX_DIFFERENCES, differences, text_diff
+from nb2prod.verify.comparison import MAX_DIFFERENCES, comparable_repr, differences, text_diff
 
 NAN = float("nan")
 
@@ -104,3 +104,58 @@ def test_text_diff_is_short_and_names_both_sides() -> None:
     assert diff[:2] == ["--- notebook", "+++ pipeline"]
     assert "-line 7" in diff and "+line seven" in diff
     assert len(diff) <= 13
+
+
+class Shown:
+    """Equal only to itself, as objects are by default; its repr shows what it holds."""
+
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Shown({self.value!r})"
+
+
+class Opaque:
+    """Equal only to itself, with the default repr (`<... object at 0x...>`)."""
+
+
+IDENTITY = [
+    pytest.param(Shown(1), Shown(1), [], id="shown alike"),
+    pytest.param(Opaque(), Opaque(), [], id="default reprs, addresses left out"),
+    pytest.param([Shown("a")], [Shown("a")], [], id="inside a list"),
+    pytest.param(Shown(1), Shown(2), ["result: Shown(1) != Shown(2)"], id="shown apart"),
+]
+
+
+@pytest.mark.parametrize(("left", "right", "expected"), IDENTITY)
+def test_objects_equal_only_to_themselves_compare_by_repr(
+    left: Any, right: Any, expected: list[str]
+) -> None:
+    """Two runs never make the same object: a matplotlib artist or an IPython display object
+    (no `__eq__`) from the kernel and from run() agree when they show the same."""
+    assert differences(left, right) == expected
+
+
+REPRS = [
+    pytest.param(
+        "<generator object load.<locals>.<genexpr> at 0x7f3e>",
+        ["load"],
+        "<generator object <genexpr> at 0x...>",
+        id="a generator made in a step",
+    ),
+    pytest.param(
+        "[<function load.<locals>.score.<locals>.f at 0x1>]",
+        ["load"],
+        "[<function score.<locals>.f at 0x...>]",
+        id="only the step's scope goes",
+    ),
+    pytest.param(
+        "<function reload.<locals>.f>", ["load"], "<function reload.<locals>.f>", id="whole names"
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "steps", "expected"), REPRS)
+def test_comparable_repr(text: str, steps: list[str], expected: str) -> None:
+    assert comparable_repr(text, scopes=steps) == expected

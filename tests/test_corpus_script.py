@@ -125,9 +125,15 @@ REASONS = [
         id="import clash",
     ),
     pytest.param(
-        "uses a python2 kernel; nb2prod lifts Python notebooks only",
+        "uses a r kernel; nb2prod lifts Python notebooks only",
         "non-Python kernel",
         id="kernel",
+    ),
+    pytest.param(
+        "is a Python 2 notebook (its kernel's language is python2); nb2prod lifts Python 3 "
+        "code: port the notebook to Python 3 and save it from a Python 3 kernel",
+        "Python 2 kernel",
+        id="a Python 2 kernel",
     ),
     pytest.param(
         "cell 4, line 9: something new about `x` in 3 places, 'quoted' and \"so\"",

@@ -94,6 +94,54 @@ def test_classes_defined_in_the_notebook_compare_by_repr(
     assert "verified" in out
 
 
+@pytest.mark.parametrize(
+    "cells",
+    [
+        pytest.param(
+            ["deploy: from IPython.display import YouTubeVideo\nYouTubeVideo('abc')"],
+            id="an object whose class has no equality, shown alike",
+        ),
+        pytest.param(
+            ["md: ## Squares", "deploy: values = [1, 2]\n(v * v for v in values)"],
+            id="a generator, which names the step it runs in",
+        ),
+    ],
+)
+def test_what_differs_only_between_runs_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cells: list[str]
+) -> None:
+    write_notebook(tmp_path / "shown.ipynb", cells)
+    code, out, _ = verify(tmp_path, monkeypatch, "shown.ipynb")
+    assert (code, out.split(": ")[2]) == (0, "verified"), out
+
+
+def test_run_may_take_the_timeout_of_each_cell_it_stands_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each cell keeps within --timeout in the kernel; run(), which runs them all, within the sum."""
+    write_notebook(
+        tmp_path / "slow.ipynb",
+        ["deploy: import time\ntime.sleep(1.2)", "deploy: time.sleep(1.2)", "deploy: 3"],
+    )
+    code, out, err = verify(tmp_path, monkeypatch, "slow.ipynb", "--timeout", "2")
+    assert (code, err) == (0, ""), out + err
+
+
+def test_a_run_past_its_budget_says_how_it_was_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_notebook(
+        tmp_path / "slow.ipynb",
+        ["deploy: import time\ntime.sleep(0 if __name__ == '__main__' else 30)\n1"],
+    )
+    code, out, err = verify(tmp_path, monkeypatch, "slow.ipynb", "--timeout", "1")
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        "slow.ipynb: the generated run() did not finish within 1 s (--timeout 1 s for the cell "
+        "it runs); raise --timeout"
+    ]
+
+
 def test_hidden_state_is_named_and_whole_shows_the_difference(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

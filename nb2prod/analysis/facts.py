@@ -10,8 +10,9 @@ cell whose facts were kept is parsed again only when its code has to be emitted 
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import libcst as cst
 
@@ -335,7 +336,7 @@ def immutable(value: object) -> bool:
 def parse_cell(code: str) -> cst.Module:
     """Parse a cell's cleaned code; a syntax error names the line and what Python said."""
     try:
-        compile(code, "<cell>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
+        _compiles(code)
     except SyntaxError as exc:
         raise NotebookError(
             f"syntax error: {exc.msg}; fix the cell so that it runs in Jupyter", line=exc.lineno
@@ -348,6 +349,40 @@ def parse_cell(code: str) -> cst.Module:
         raise NotebookError(
             f"syntax nb2prod cannot parse yet: {exc.message}", line=exc.raw_line
         ) from None
+
+
+_LATE_FUTURE = "from __future__ imports must occur at the beginning of the file"
+
+
+def _compiles(code: str) -> None:
+    """Compile a cell as IPython does, raising SyntaxError where it would.
+
+    IPython compiles a cell statement by statement, so a `from __future__` import after
+    other statements runs there (it is hoisted to the top of the module); Python's warnings
+    about the code (`"is not" with a literal`) are the notebook's, not nb2prod's to print.
+    """
+    lines = code.split("\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(len(lines)):
+            try:
+                compile("\n".join(lines), "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
+                return
+            except SyntaxError as exc:
+                line = (exc.lineno or 0) - 1
+                late = exc.msg == _LATE_FUTURE and 0 <= line < len(lines)
+                if not late or not lines[line].startswith("from __future__"):
+                    raise
+                # compiled on its own, as IPython compiles it (`braces` is still refused)
+                try:
+                    compile(lines[line], "<cell>", "exec", flags=_FLAGS, dont_inherit=True)
+                except SyntaxError as alone:
+                    alone.lineno = line + 1
+                    raise alone from None
+                lines[line] = ""
+
+
+_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
 
 
 def _ends_with_semicolon(tree: cst.Module) -> bool:
@@ -386,4 +421,6 @@ def examine(source: str, *, strict: bool) -> Found:
         if strict:
             raise
         return Found(cleaned.code, cleaned.warnings, None)
+    if cleaned.quiet:  # `%%capture` shows no result, whatever the cell ends with
+        facts = replace(facts, suppressed=True)
     return Found(cleaned.code, cleaned.warnings, facts, parsed)

@@ -19,9 +19,8 @@ import libcst as cst
 
 from nb2prod.analysis.facts import immutable
 from nb2prod.analysis.flow import analyse_statement
-from nb2prod.analysis.selection import CodeCell, statement_lines
-from nb2prod.errors import NotebookError
-from nb2prod.lift.statements import Imports
+from nb2prod.analysis.selection import CodeCell
+from nb2prod.lift.statements import Imports, Place, Statement, StepCells
 from nb2prod.literals import literal_value
 from nb2prod.naming import BUILTINS
 
@@ -195,59 +194,132 @@ def module_names_read(parameters: Sequence[Parameter]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def parameters_of(cells: Sequence[CodeCell], imports: Imports) -> tuple[Parameter, ...]:
-    """The parameters cells' assignments, in order; their imports are hoisted.
+# The step that runs a parameters cell's other statements, first in run().
+PROLOGUE = "Parameters cell"
 
-    A default may read the parameters before it: one built from a path is a path too.
+
+def parameters_of(
+    cells: Sequence[CodeCell], imports: Imports
+) -> tuple[tuple[Parameter, ...], list[StepCells]]:
+    """The parameters cells' assignments, in order, and a step of their other statements.
+
+    A parameters cell may hold any code, as papermill runs it: each name it assigns a value
+    (`seed = 7`, `low, high = 2, 9`) is a parameter, bound by run()'s keyword argument; the
+    other statements (a print, a call, a loop, an assignment computed from what such code
+    changed) run at the start of run(), after the parameters are bound, in the cell's order.
+    Imports are hoisted.
     """
-    found: dict[str, Parameter] = {}
+    reading = _Reading()
     for cell in cells:
-        for line, statement in zip(statement_lines(cell.tree), cell.tree.body, strict=True):
-            for small in _smalls(statement, cell, line):
-                if isinstance(small, cst.Import | cst.ImportFrom):
-                    imports.add_node(small)
-                    continue
-                name, value = _parameter_assignment(small, cell.index, line)
-                parameter = _parameter(name, value, cell.index, found)
-                found.pop(name, None)
-                found[name] = parameter
-    return tuple(found.values())
+        for position, statement in enumerate(cell.tree.body, start=1):
+            reading.statement(cell.index, position, statement, imports)
+    return tuple(reading.found.values()), _prologue(cells, reading.others)
 
 
-def _smalls(
-    statement: cst.BaseStatement, cell: CodeCell, line: int
-) -> Sequence[cst.BaseSmallStatement]:
-    if isinstance(statement, cst.SimpleStatementLine):
-        return statement.body
-    raise NotebookError(
-        "the parameters cell may only assign values (`n_customers = 120`) and import; "
-        "move this block to a deploy cell",
-        cell=cell.index,
-        line=line,
-    )
+class _Reading:
+    """The parameters and other statements of parameters cells, read in order."""
+
+    def __init__(self) -> None:
+        self.found: dict[str, Parameter] = {}
+        self.others: list[Statement] = []
+        self.changed: set[str] = set()  # bound or changed in place by the other statements
+        self.read_since: set[str] = set()  # parameters the other statements read
+
+    def statement(
+        self, cell: int, position: int, node: cst.BaseStatement, imports: Imports
+    ) -> None:
+        if not isinstance(node, cst.SimpleStatementLine):
+            self._other(Place(cell, position), node)
+            return
+        for offset, small in enumerate(node.body):
+            if isinstance(small, cst.Import | cst.ImportFrom):
+                imports.add_node(small)
+                continue
+            assigned = self._assigned(small, cell)
+            if assigned is not None:
+                for parameter in assigned:
+                    self.found.pop(parameter.name, None)
+                    self.found[parameter.name] = parameter
+                continue
+            bare = small.with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+            leading = node.leading_lines if offset == 0 else ()
+            self._other(Place(cell, position, offset), cst.SimpleStatementLine([bare], leading))
+
+    def _other(self, place: Place, node: cst.BaseStatement) -> None:
+        if _has_no_effect(node):
+            return  # a bare string or name: a note to the reader, which runs as nothing
+        statement = Statement.of(place, node)
+        self.others.append(statement)
+        flow = statement.flow
+        # what the statement reads it may change in place (`steps.append(n)`), unless it is
+        # a parameter whose default cannot change: an immutable literal or a path
+        fixed = {p.name for p in self.found.values() if p.inline or p.kind is Kind.PATH}
+        self.changed |= {*flow.writes, *flow.mutates, *(set(flow.names_read) - fixed)}
+        self.read_since |= set(flow.names_read) & set(self.found)
+
+    def _assigned(self, small: cst.BaseSmallStatement, cell: int) -> list[Parameter] | None:
+        """The parameters an assignment gives, or None when it must run as a statement."""
+        pairs = _pairs(small)
+        if pairs is None:
+            return None
+        targets = {name for name, _ in pairs}
+        for name, value in pairs:
+            reads = set(analyse_statement(cst.SimpleStatementLine([cst.Expr(value)])).names_read)
+            # computed from what the other statements changed, from itself or from another
+            # target of the same line, or bound again after code read it: it runs in order
+            if reads & (self.changed | targets) or name in self.changed | self.read_since:
+                return None
+        return [_parameter(name, value, cell, self.found) for name, value in pairs]
 
 
-def _parameter_assignment(
-    small: cst.BaseSmallStatement, cell: int, line: int
-) -> tuple[str, cst.BaseExpression]:
-    if isinstance(small, cst.Assign) and len(small.targets) == 1:
-        target = small.targets[0].target
-        if isinstance(target, cst.Name):
-            return target.value, small.value
+def _pairs(small: cst.BaseSmallStatement) -> list[tuple[str, cst.BaseExpression]] | None:
+    """(name, value) of `name = value`, `name: T = value`, `a, b = x, y` and `a = b = <literal>`."""
     if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value:
-        return small.target.value, small.value
-    if isinstance(small, cst.Expr) and isinstance(
-        small.value, cst.SimpleString | cst.ConcatenatedString
-    ):
-        raise NotebookError(
-            "the parameters cell holds a bare string; make it a comment", cell, line
-        )
-    raise NotebookError(
-        "the parameters cell may only assign one name per statement (`seed = 7`) and import; "
-        "move other code to a deploy cell",
-        cell=cell,
-        line=line,
+        return [(small.target.value, small.value)]
+    if not isinstance(small, cst.Assign):
+        return None
+    targets = [target.target for target in small.targets]
+    if len(targets) == 1:
+        return _unpacked(targets[0], small.value)
+    names = [t.value for t in targets if isinstance(t, cst.Name)]
+    found, value = literal_value(_EMPTY.code_for_node(small.value))
+    if len(names) == len(targets) and len(set(names)) == len(names) and found and immutable(value):
+        return [(name, small.value) for name in names]  # one immutable value: no aliasing lost
+    return None
+
+
+def _unpacked(
+    target: cst.BaseAssignTargetExpression, value: cst.BaseExpression
+) -> list[tuple[str, cst.BaseExpression]] | None:
+    if isinstance(target, cst.Name):
+        return [(target.value, value)]
+    if not isinstance(target, cst.Tuple | cst.List) or not isinstance(value, cst.Tuple | cst.List):
+        return None
+    names = [e.value.value for e in target.elements if isinstance(e.value, cst.Name)]
+    values = [e.value for e in value.elements if isinstance(e, cst.Element)]
+    same = len(names) == len(target.elements) == len(values) == len(value.elements)
+    if not same or len(set(names)) != len(names):
+        return None  # a starred target or value, or a name twice: the statement runs as it is
+    return list(zip(names, values, strict=True))
+
+
+def _has_no_effect(node: cst.BaseStatement) -> bool:
+    if not isinstance(node, cst.SimpleStatementLine) or len(node.body) != 1:
+        return False
+    small = node.body[0]
+    quiet = (cst.SimpleString, cst.ConcatenatedString, cst.Name, cst.Ellipsis)
+    return isinstance(small, cst.Pass) or (
+        isinstance(small, cst.Expr) and isinstance(small.value, quiet)
     )
+
+
+def _prologue(cells: Sequence[CodeCell], statements: Sequence[Statement]) -> list[StepCells]:
+    """The step of the parameters cells' other statements, if they have any."""
+    if not statements:
+        return []
+    used = {statement.cell for statement in statements}
+    chosen = tuple(cell for cell in cells if cell.index in used)
+    return [StepCells(("named", PROLOGUE), chosen, tuple(statements))]
 
 
 def _parameter(

@@ -135,8 +135,8 @@ def lift(selection: Selection) -> Plan:
             "`#| deploy`)"
         )
     imports = Imports()
-    parameters = parameters_of(selection.with_role(Role.PARAMETERS), imports)
-    groups = group_cells(deploy, imports)
+    parameters, prologue = parameters_of(selection.with_role(Role.PARAMETERS), imports)
+    groups = [*prologue, *group_cells(deploy, imports)]
     notes: list[Diagnostic] = list(selection.warnings)
     param_names = {p.name for p in parameters}
     groups, constants = placement.constants(groups, param_names)

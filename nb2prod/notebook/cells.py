@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from nb2prod.errors import Diagnostic, NotebookError, warning
+from nb2prod.notebook.magics import UNWRAP_CELL
 from nb2prod.notebook.reader import Cell, Notebook
 
 DIALECTS = ("nb2prod", "kale", "nbdev")
@@ -110,12 +111,18 @@ def read_marks(cell: Cell, dialects: Collection[str] = DIALECTS) -> Marks:
         found += [mark] if mark else []
         notes += [note] if note and note not in notes else []
     lines = cell.source.split("\n")
-    for number, line in enumerate(lines):
-        stripped = line.strip()
+    marked: list[int] = []
+    start, body_is_code = _after_cell_magic(lines)
+    for number in range(start, len(lines)):
+        stripped = lines[number].strip()
         if not stripped:
             continue
         match = _MARK_LINE.fullmatch(stripped)
         if match is None:
+            if stripped.startswith("%%"):
+                # IPython takes a cell magic on the first line only: marks above it stay, so
+                # that the magic is refused where it stands, as IPython refuses it
+                marked = []
             break
         mark = _comment_mark(match["mark"].lower(), match["value"], stripped, dialects)
         if mark is None:
@@ -124,10 +131,22 @@ def read_marks(cell: Cell, dialects: Collection[str] = DIALECTS) -> Marks:
         if mark.excludes and mark.dialect == "nbdev":
             notes.append(EVAL_FALSE_NOTE)
         else:
-            lines[number] = ""
+            marked.append(number)
+    for number in marked if body_is_code else ():
+        lines[number] = ""  # the text of a %%writefile cell is written as it is, marks too
     roles = frozenset(mark.role for mark in found if mark.role is not None)
     step = next((mark.step for mark in reversed(found) if mark.step), None)
     return Marks(roles, step, "\n".join(lines), tuple(found), tuple(notes))
+
+
+def _after_cell_magic(lines: list[str]) -> tuple[int, bool]:
+    """Where marks start: after a cell magic on the first line (`%%time` must come first in
+    IPython, so its marks follow it), else at the top; and whether what follows is code."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not lines[first].lstrip().startswith("%%"):
+        return 0, True
+    name = lines[first].strip()[2:].partition(" ")[0]
+    return first + 1, name in UNWRAP_CELL
 
 
 def _tag_mark(tag: str, dialects: Collection[str]) -> tuple[Mark | None, str | None]:

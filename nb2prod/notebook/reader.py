@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from nb2prod.errors import Diagnostic, NotebookError
-from nb2prod.notebook.structure import check_structure
+from nb2prod.errors import Diagnostic, NotebookError, one_line, warning
+from nb2prod.notebook.structure import check_structure, describe
 
 SUPPORTED_MAJOR = (3, 4)
 _IMPORT_LOCK = threading.Lock()
@@ -37,11 +37,13 @@ class Cell:
 
 @dataclass(frozen=True)
 class Notebook:
-    """What nb2prod needs of a notebook: its cells, its language and its kernel's name."""
+    """What nb2prod needs of a notebook: its cells, its language and its kernel's name, and
+    the warnings reading it gave (schema problems repaired in memory)."""
 
     cells: tuple[Cell, ...]
     language: str = "python"
     kernel: str | None = None
+    warnings: tuple[Diagnostic, ...] = ()
 
     def placed(self, diagnostic: Diagnostic) -> Diagnostic:
         """`diagnostic` with its line in the file too, when its cell is a text notebook's."""
@@ -85,12 +87,27 @@ def parse_notebook(data: bytes | str) -> Notebook:
     raw = _json(data)
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise NotebookError("is JSON but not a notebook (no 'nbformat' key)")
-    node = _validated(raw)
+    node, repaired = _validated(raw)
     cells = tuple(_cell(position, cell) for position, cell in enumerate(node["cells"], start=1))
-    language = _language(node.get("metadata", {}))
-    if language != "python":
+    language = _python(_language(node.get("metadata", {})))
+    kernel = _kernel(node.get("metadata", {}))
+    return Notebook(cells=cells, language=language, kernel=kernel, warnings=repaired)
+
+
+_PYTHON_3 = frozenset({"python", "python3", "python 3"})
+_PYTHON_2 = frozenset({"python2", "python 2"})
+
+
+def _python(language: str) -> str:
+    """`python` for a Python 3 notebook; NotebookError for Python 2 and other languages."""
+    if language in _PYTHON_2:
+        raise NotebookError(
+            f"is a Python 2 notebook (its kernel's language is {language}); nb2prod lifts "
+            "Python 3 code: port the notebook to Python 3 and save it from a Python 3 kernel"
+        )
+    if language not in _PYTHON_3:
         raise NotebookError(f"uses a {language} kernel; nb2prod lifts Python notebooks only")
-    return Notebook(cells=cells, language=language, kernel=_kernel(node.get("metadata", {})))
+    return "python"
 
 
 def _decoded(data: bytes | str, fix: str) -> str:
@@ -119,11 +136,16 @@ def _json(text: str) -> object:
         raise NotebookError(f"is JSON {what} to be a notebook; the file is damaged") from None
 
 
-def _validated(raw: dict[str, Any]) -> dict[str, Any]:
-    """Upgrade to nbformat 4 and validate, turning nbformat's exceptions into NotebookError."""
+def _validated(raw: dict[str, Any]) -> tuple[dict[str, Any], tuple[Diagnostic, ...]]:
+    """Upgrade to nbformat 4 and validate: the notebook, and one warning if it had to be repaired.
+
+    What Jupyter opens is read: schema problems in what nb2prod does not use (markdown cells
+    carrying outputs, missing or repeated cell ids, unknown or mistyped metadata) are left
+    aside with one warning. Only what cannot be read as cells is refused, and the fields
+    nb2prod reads are checked first (`check_structure`), so they are always of the right type.
+    """
     with _IMPORT_LOCK:  # imported lazily; threads reading at once must not see it half-made
         import nbformat
-        from nbformat.validator import normalize
 
     major = raw.get("nbformat")
     if not isinstance(major, int) or isinstance(major, bool):
@@ -138,34 +160,107 @@ def _validated(raw: dict[str, Any]) -> dict[str, Any]:
         try:
             node = nbformat.from_dict(raw)  # type: ignore[no-untyped-call]
             if major == 3:
-                node = nbformat.convert(node, 4)  # type: ignore[no-untyped-call]
-            _, node = normalize(node)
-            nbformat.validate(node)
-        except nbformat.ValidationError as exc:
-            raise NotebookError(_schema_message(exc)) from None
+                node = nbformat.convert(_lines_joined(node), 4)  # type: ignore[no-untyped-call]
+            problems = _schema_problems(node)
+        except nbformat.ValidationError as exc:  # an nbformat 3 notebook that cannot upgrade
+            message = str(getattr(exc, "message", exc)).splitlines()[0][:200]
+            raise NotebookError(
+                f"is not a valid notebook: {message}; save it from Jupyter again"
+            ) from None
         except (KeyError, TypeError, AttributeError, IndexError, ValueError, RecursionError) as exc:
             raise NotebookError(
                 f"does not follow the notebook format ({type(exc).__name__}: {exc}); "
                 "save it from Jupyter again"
             ) from None
     result: dict[str, Any] = node
-    return result
+    return result, _repair_warning(problems)
 
 
-def _schema_message(exc: Exception) -> str:
-    """Say where the schema was broken, with the cell number when the path names one."""
+def _lines_joined(node: Any) -> Any:
+    """An nbformat 3 notebook with the text of its markdown, heading and raw cells joined, as
+    `nbformat.read` does before upgrading (a heading kept as a list of lines cannot upgrade)."""
+    for sheet in node.get("worksheets", []):
+        for cell in sheet.get("cells", []):
+            if cell.get("cell_type") != "code" and isinstance(cell.get("source"), list):
+                cell["source"] = "".join(cell["source"])
+    return node
+
+
+def _schema_problems(node: Any) -> list[str]:
+    """What in `node` breaks the nbformat schema, each as `where: what`; cell ids that are
+    missing or repeated are given new ones first, as Jupyter does.
+
+    Valid notebooks take nbformat's fast validator (fastjsonschema) only; the detailed
+    errors of jsonschema are asked for when it finds a problem.
+    """
+    from nbformat.validator import ValidationError, iter_validate, validate
+
+    problems = _ids_repaired(node)
+    try:
+        validate(node)
+    except ValidationError:
+        problems += [_problem(error) for error in iter_validate(node)]  # type: ignore[no-untyped-call]
+    return problems
+
+
+def _ids_repaired(node: Any) -> list[str]:
+    """Give each cell without an id, or repeating an earlier one's, a new one where nbformat
+    wants ids (`cell-N` after its place: nb2prod reads no id, and `node` is our own copy made
+    by `from_dict`); what was wrong, cell by cell."""
+    if (node.get("nbformat"), node.get("nbformat_minor", 0)) < (4, 5):
+        return []
+    taken = {cell["id"] for cell in node["cells"] if isinstance(cell.get("id"), str)}
+    seen: set[str] = set()
+    problems = []
+    for index, cell in enumerate(node["cells"], start=1):
+        given = cell.get("id")
+        if isinstance(given, str) and given not in seen:
+            seen.add(given)
+            continue
+        if "id" not in cell:
+            problems.append(f"cell {index}: has no id")
+        elif isinstance(given, str):
+            problems.append(f"cell {index}: repeats the id of an earlier cell")
+        else:
+            problems.append(f"cell {index}: its id is {describe(given)}, not text")
+        new = f"cell-{index}"
+        while new in taken:
+            new += "-"
+        cell["id"] = new
+        taken.add(new)
+        seen.add(new)
+    return problems
+
+
+def _problem(error: Exception) -> str:
+    """One schema error as `where: what`."""
+    where = _where(error) or "the notebook"
+    message = str(getattr(error, "message", error)).splitlines()[0]
+    return f"{where}: {one_line(message, 100)}"
+
+
+def _repair_warning(problems: list[str]) -> tuple[Diagnostic, ...]:
+    """One warning for every problem left aside, naming the first."""
+    if not problems:
+        return ()
+    more = f", and {len(problems) - 1} more" if len(problems) > 1 else ""
+    return (
+        warning(
+            f"does not follow the notebook format ({problems[0]}{more}); read it as Jupyter "
+            "opens it, leaving aside what nb2prod does not use; save it from Jupyter again "
+            "to repair the file"
+        ),
+    )
+
+
+def _where(exc: Exception) -> str:
+    """Where a schema error is, with the cell number when its path names one."""
     path = list(getattr(exc, "absolute_path", []) or getattr(exc, "path", []))
-    where = ""
     if len(path) >= 2 and path[0] == "cells" and isinstance(path[1], int):
         where = f"cell {path[1] + 1}"
         rest = ".".join(str(part) for part in path[2:])
-        if rest:
-            where += f" field '{rest}'"
-    elif path:
-        where = "field '" + ".".join(str(part) for part in path) + "'"
-    message = str(getattr(exc, "message", exc)).splitlines()[0][:200]
-    place = f" at {where}" if where else ""
-    return f"is not a valid notebook{place}: {message}; save it from Jupyter again"
+        return f"{where} field '{rest}'" if rest else where
+    return "field '" + ".".join(str(part) for part in path) + "'" if path else ""
 
 
 def _cell(index: int, cell: dict[str, Any]) -> Cell:

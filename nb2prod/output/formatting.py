@@ -236,8 +236,13 @@ class Worker:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Wait even after a failure: a pool left shutting down races, at interpreter exit,
+        # with CPython's exit hook (concurrent.futures.process._python_exit wakes the pool's
+        # manager thread through a pipe that thread closes, without a common lock), which
+        # printed "Exception ignored in: <module 'threading'> ... OSError" after a refused
+        # build. Pending work is cancelled; at most the start-up import of black is waited for.
         if self.pool is not None:
-            self.pool.shutdown(wait=exc[0] is None, cancel_futures=True)
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _cores() -> int:

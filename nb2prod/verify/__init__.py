@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.analysis.selection import Selection, select
-from nb2prod.emit.golden import MEMORY_ADDRESS
 from nb2prod.emit.text import literal
 from nb2prod.errors import Diagnostic, NotebookError, render_all
 from nb2prod.lift import Plan, lift
@@ -25,7 +24,7 @@ from nb2prod.literals import NOT_A_LITERAL
 from nb2prod.notebook.cells import Role
 from nb2prod.notebook.reader import Notebook, is_text_suffix, read_notebook
 from nb2prod.options import BuildOptions, VerifyOptions
-from nb2prod.verify.comparison import differences, text_diff
+from nb2prod.verify.comparison import comparable_repr, differences, text_diff
 from nb2prod.verify.kernel import KernelCell, run_cells
 
 DEFAULT_KERNEL = "python3"
@@ -117,10 +116,14 @@ def _verify(
     subject = _subject(path, config, warnings)
     _check_overrides(subject)
     project = _build(path, config, tmp)
-    notebook_value = _run_in_kernel(subject, config, _deploy_cells(subject), tmp / "cells")
-    pipeline_value = _run_pipeline(project, config, path.parent, tmp / "run")
+    cells = _deploy_cells(subject)
+    notebook_value = _run_in_kernel(subject, config, cells, tmp / "cells")
+    # run() stands for every cell the kernel ran, each allowed --timeout seconds there
+    budget = config.timeout * sum(1 for cell in cells if cell.cell is not None)
+    pipeline_value = _run_pipeline(project, budget, config, path.parent, tmp / "run")
     where = f"{path.as_posix()}: {_place(subject.notebook, _result_cell(subject))}"
-    found = _compare(notebook_value, pipeline_value, config, project.name)
+    steps = tuple(step.name for step in subject.plan.steps)
+    found = _compare(notebook_value, pipeline_value, config, project.name, steps)
     report += [_verdict(where, found, subject.kernel), *(f"  {line}" for line in found)]
     if not config.whole:
         return not found
@@ -131,7 +134,7 @@ def _verify(
         raise NotebookError(
             f"running every cell (--whole): {diagnostic.message}", diagnostic.cell, diagnostic.line
         ) from None
-    whole_found = _compare(whole_value, pipeline_value, config, project.name)
+    whole_found = _compare(whole_value, pipeline_value, config, project.name, steps)
     report += [_whole_verdict(path, whole_found, warnings), *(f"  {x}" for x in whole_found)]
     return not found and not whole_found
 
@@ -141,7 +144,7 @@ def _subject(path: Path, config: VerifyOptions, warnings: list[Diagnostic]) -> _
     notebook = read_notebook(path)
     selection = select(notebook, marks=config.marks)
     plan = lift(selection)
-    warnings.extend(notebook.placed(note) for note in plan.warnings)
+    warnings.extend(notebook.placed(note) for note in [*notebook.warnings, *plan.warnings])
     kernel = config.kernel or notebook.kernel or DEFAULT_KERNEL
     return _Subject(path, notebook, selection, plan, kernel, config.overrides)
 
@@ -272,8 +275,11 @@ with open(folder + "/value.pickle", "wb") as f:
 """
 
 
-def _run_pipeline(project: Path, config: VerifyOptions, folder: Path, tmp: Path) -> Captured:
-    """Call the generated run() in a fresh Python process in the notebook's folder."""
+def _run_pipeline(
+    project: Path, budget: float, config: VerifyOptions, folder: Path, tmp: Path
+) -> Captured:
+    """Call the generated run() in a fresh Python process in the notebook's folder, for at
+    most `budget` seconds: --timeout for each cell it stands for."""
     tmp.mkdir()
     (tmp / "params.pickle").write_bytes(pickle.dumps(dict(config.overrides)))
     command = [sys.executable, "-c", _RUNNER, str(project), project.name, str(tmp)]
@@ -283,12 +289,15 @@ def _run_pipeline(project: Path, config: VerifyOptions, folder: Path, tmp: Path)
             cwd=folder.resolve(),
             capture_output=True,
             text=True,
-            timeout=config.timeout,
+            timeout=budget,
             check=False,
         )
     except subprocess.TimeoutExpired:
+        cells = round(budget / config.timeout)
+        each = f"for each of the {cells} cells it runs" if cells != 1 else "for the cell it runs"
         raise NotebookError(
-            f"the generated run() did not finish within {config.timeout:g} s; raise --timeout"
+            f"the generated run() did not finish within {budget:g} s (--timeout "
+            f"{config.timeout:g} s {each}); raise --timeout"
         ) from None
     if done.returncode != 0:
         raise NotebookError(
@@ -318,19 +327,19 @@ def _load(folder: Path) -> Captured:
 
 
 def _compare(
-    notebook: Captured, pipeline: Captured, config: VerifyOptions, package: str
+    notebook: Captured,
+    pipeline: Captured,
+    config: VerifyOptions,
+    package: str,
+    steps: tuple[str, ...],
 ) -> list[str]:
-    """Differences between the two results; by repr when either value could not be brought back."""
+    """Differences between the two results; by repr when either value could not be brought
+    back, without what differs between the runs (addresses, modules, the step functions)."""
     if notebook.unpickled and pipeline.unpickled:
         return differences(notebook.value, pipeline.value, config.tolerance)
-    left = _comparable_repr(notebook.text, "__main__.")
-    right = _comparable_repr(pipeline.text, f"{package}.pipeline.")
+    left = comparable_repr(notebook.text, ["__main__."])
+    right = comparable_repr(pipeline.text, [f"{package}.pipeline."], steps)
     return [] if left == right else ["reprs differ:", *text_diff(left, right)]
-
-
-def _comparable_repr(text: str, module_prefix: str) -> str:
-    """A repr without memory addresses or the defining module, which differ between the runs."""
-    return MEMORY_ADDRESS.sub("at 0x...", text.replace(module_prefix, ""))
 
 
 def _verdict(where: str, found: list[str], kernel: str) -> str:
