@@ -1,4 +1,5 @@
-# Two commands for a new user: `make demo` and `make test`. Both create .venv when it is missing.
+# Two commands for a new user: `make demo` and `make test`. Both create .venv when it is missing;
+# `make test` also .venv-airflow.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,13 @@ DEMO := examples/churn_deploy.ipynb
 SERVE_DEMO := examples/listings_deploy.ipynb
 LISTING := {"listing": {"neighbourhood": "harbour", "bedrooms": 2, "bathrooms": 1, "price": 95.0, "distance_km": 1.2, "review_score": 4.7, "instant_book": true}}
 
-.PHONY: install demo test lint typecheck unit clean
+# The DAG tests run Airflow in an environment of its own (its pins would downgrade the dev
+# environment's FastAPI); the tests find its python through NB2PROD_AIRFLOW_PYTHON.
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+AIRFLOW_REQUIREMENTS := tests/airflow-requirements.txt
+
+.PHONY: install airflow demo test lint typecheck unit clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +26,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 install: $(STAMP)
+
+$(AIRFLOW_STAMP): $(AIRFLOW_REQUIREMENTS)
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AIRFLOW_VENV)/bin/python -m pip install --quiet -r $(AIRFLOW_REQUIREMENTS)
+	touch $@
+
+airflow: $(AIRFLOW_STAMP)
 
 demo: install
 	$(BIN)/nb2prod build $(DEMO) --out build
@@ -39,10 +54,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-unit: install
-	$(BIN)/python -m pytest
+unit: install airflow
+	NB2PROD_AIRFLOW_PYTHON=$(abspath $(AIRFLOW_VENV))/bin/python $(BIN)/python -m pytest
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) $(AIRFLOW_VENV) build

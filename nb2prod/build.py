@@ -186,6 +186,7 @@ def package_target(path: Path, options: BuildOptions) -> tuple[Target, Path]:
         source=source,
         notebook_dir_from_tests=_relative(path.parent, dest / "tests"),
         api=options.api,
+        airflow=options.airflow,
         versions=lower_bounds(options.lower_bounds),
         api_parameters=options.api_parameters if options.api else (),
         nb2prod_version=__version__,

@@ -61,6 +61,10 @@ def build(
         typer.Option("--force", help="Overwrite files edited by hand or not written by nb2prod."),
     ] = False,
     api: Annotated[bool, typer.Option("--api", help="Also generate a FastAPI app.")] = False,
+    airflow: Annotated[
+        bool,
+        typer.Option("--airflow", help="Also generate an Airflow DAG with one task per step."),
+    ] = False,
     api_parameters: Annotated[
         list[str] | None,
         typer.Option(
@@ -118,6 +122,7 @@ def build(
         out=out,
         name=name,
         api=api,
+        airflow=airflow,
         api_parameters=tuple(dict.fromkeys(api_parameters or ())),
         lower_bounds=lower_bounds,
         marks=dialects,

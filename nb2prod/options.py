@@ -31,6 +31,7 @@ class BuildOptions:
     out: Path = Path("build")
     name: str | None = None
     api: bool = False
+    airflow: bool = False  # an Airflow DAG of the steps: `<package>/airflow_dag.py`
     # Parameters whose defaults are paths that the web API may still take as request fields.
     api_parameters: tuple[str, ...] = ()
     lower_bounds: str | None = None  # "installed", or a pinned requirements file

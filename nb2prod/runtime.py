@@ -7,7 +7,9 @@ JSON, the one conversion for the CLI, the web API and an orchestrated run's `res
     json_value(value) -> Any        numpy and pandas values, dates, NaN -> null, else repr
     dumps(value) -> str             one JSON document of json_value(value)
 
-One value in one file: JSON for plain builtins, `.npy` for plain arrays, joblib for the rest:
+One value in one file: JSON for plain builtins, `.npy` for plain arrays, joblib for the rest,
+and cloudpickle, when it is installed, for what pickle saves only by name and cannot find again
+(a function made inside a step, a lambda, an instance of a class defined in a function):
     save_value(folder, name, value) -> Artifact      file, sha256, type, size and serializer
     load_value(folder, artifact) -> value            the file checked against its record first
 
@@ -25,9 +27,15 @@ A package's command line reads options and reports failures in the notebook's te
 Orchestrators (Airflow, Dagster, Prefect) pass step values through a store:
     Store(url).save_step(run_id, step, values) -> {name: url}; .load({name: url}) -> values
     Store(url).write_result(run_id, value) -> url; .read_result(run_id) -> JSON value
+    configured_store(url) -> the Store of `url`, else of $NB2PROD_STORE
     path_component(run_id) -> a safe folder name for a run id such as `manual__...+00:00`
-    StepSpec(name, inputs, outputs, changed_in_place, cells, result): one step, as plain data
-    run_step(function, spec, store, run_id, input_paths) -> {name: url}: one orchestrated step
+    StepSpec(name, inputs, outputs, changed_in_place, cells, result, sources, after, ...):
+        one step as plain data: what it loads, from which step, what it hands on
+    run_step(function, spec, store, run_id, input_paths, arguments) -> {name: url}: one step
+    Pipeline(notebook, steps, functions, arguments, parameters): a package's steps;
+        .run_task(name, store, run_id, handed, values) is one task of any engine, and
+        .run_all(store, run_id, values) runs them all here, in order, through the store
+    typed(value, kind, item) -> a JSON value as a parameter of that kind takes it
 
 Errors: ArtifactError (a value that cannot be saved, or files that cannot be trusted or loaded;
 `.name` is the value at fault, if one is), StepError (a step failed; names it and its cells).
@@ -54,6 +62,7 @@ import dataclasses
 import datetime
 import hashlib
 import importlib
+import importlib.util
 import json
 import math
 import os
@@ -68,7 +77,7 @@ from typing import IO, Any, TypeVar
 
 MANIFEST = "manifest.json"
 FORMAT = 1  # of manifest.json; a reader refuses a newer one rather than misread it
-_SUFFIXES = {"json": ".json", "npy": ".npy", "joblib": ".joblib"}
+_SUFFIXES = {"json": ".json", "npy": ".npy", "joblib": ".joblib", "cloudpickle": ".pkl"}
 _NPY_KINDS = frozenset("biufcmMSU")  # dtypes numpy.save writes without pickle
 _RESERVED = frozenset({"format", "package", "notebook_sha256", "created", "python"})
 _RESERVED |= {"distributions", "artifacts"}
@@ -301,7 +310,7 @@ class Artifact:
     sha256: str
     type: str  # the value's type as `module.qualname`
     size: int  # in bytes
-    serializer: str  # "json", "npy" or "joblib"
+    serializer: str  # "json", "npy", "joblib" or "cloudpickle"
 
     def to_json(self) -> dict[str, object]:
         """The manifest entry."""
@@ -427,6 +436,18 @@ class _Plan:
         serializer, writer = _serializer(name, value)
         return cls(name, value, serializer, writer, _file_name(name, serializer, taken))
 
+    def by_value(self, taken: set[str]) -> _Plan | None:
+        """The value for cloudpickle, which saves by value the functions and classes that
+        pickle can only name (made inside a step, lambdas); None without cloudpickle."""
+        installed = importlib.util.find_spec("cloudpickle") is not None
+        if self.serializer != "joblib" or not installed:
+            return None
+        cloudpickle = importlib.import_module("cloudpickle")
+        value = self.value
+        file = _file_name(self.name, "cloudpickle", taken)
+        write = lambda out: cloudpickle.dump(value, out)  # noqa: E731
+        return _Plan(self.name, value, "cloudpickle", write, file)
+
     def write(self, out: IO[bytes]) -> Artifact:
         """Write the value to `out` and record it; ArtifactError naming the value if it cannot."""
         hashing = _Hashing(out)
@@ -439,6 +460,26 @@ class _Plan:
         kind = f"{type(self.value).__module__}.{type(self.value).__qualname__}"
         sha256 = hashing.digest.hexdigest()
         return Artifact(self.file, sha256, kind, hashing.size, self.serializer)
+
+
+_Put = Callable[[_Plan], Artifact]
+
+
+def _written(plan: _Plan, taken: set[str], put: _Put) -> Artifact:
+    """`put(plan)`, or, when pickle cannot save the value, `put` of cloudpickle's plan for it.
+
+    `put` writes a plan's file whole or not at all, so a failed attempt leaves nothing behind.
+    """
+    try:
+        return put(plan)
+    except ArtifactError as error:
+        other = plan.by_value(taken)
+        if other is None:
+            raise
+        try:
+            return put(other)
+        except ArtifactError:
+            raise error from None  # pickle's reason: cloudpickle could not do better
 
 
 def _reason(exc: BaseException) -> str:
@@ -479,6 +520,8 @@ def _decode(where: str, artifact: Artifact, file: IO[bytes]) -> object:
             return json.loads(file.read())
         if artifact.serializer == "npy":
             return _require("numpy", f"to load {where}").load(file, allow_pickle=False)
+        if artifact.serializer == "cloudpickle":
+            return _require("cloudpickle", f"to load {where}").load(file)
         return _require("joblib", f"to load {where}").load(file)
     except ArtifactError:
         raise
@@ -489,7 +532,9 @@ def _decode(where: str, artifact: Artifact, file: IO[bytes]) -> object:
 
 def save_value(folder: str | os.PathLike[str], name: str, value: object) -> Artifact:
     """Save one value as `<folder>/<name><suffix>`: written beside it, synced, then renamed."""
-    return _save_file(Path(folder), _Plan.of(name, value, {MANIFEST}))
+    taken = {MANIFEST}
+    plan = _Plan.of(name, value, taken)
+    return _written(plan, taken, lambda chosen: _save_file(Path(folder), chosen))
 
 
 def _save_file(folder: Path, plan: _Plan) -> Artifact:
@@ -597,7 +642,10 @@ def _check_replaceable(target: Path) -> None:
 def _save_all(folder: Path, values: Mapping[str, object]) -> dict[str, Artifact]:
     taken = {MANIFEST}
     plans = [_Plan.of(name, value, taken) for name, value in values.items()]
-    return {plan.name: _save_file(folder, plan) for plan in plans}
+    saved = {}
+    for plan in plans:
+        saved[plan.name] = _written(plan, taken, lambda p: _save_file(folder, p))
+    return saved
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -770,6 +818,23 @@ def path_component(text: str) -> str:
     return f"{safe[:100]}-{hashlib.sha256(text.encode()).hexdigest()[:8]}"
 
 
+STORE_ENV = "NB2PROD_STORE"
+
+
+def configured_store(url: str | None = None, *, setting: str = "its store") -> Store:
+    """The store a run names (`url`), else the one `$NB2PROD_STORE` names where this runs.
+
+    The environment is read by the process that runs the step: on a cluster, each worker's.
+    """
+    chosen = url or os.environ.get(STORE_ENV)
+    if not chosen:
+        raise ArtifactError(
+            f"no store: set {setting} or ${STORE_ENV} to an fsspec URL (a folder, "
+            "s3://bucket/prefix, gs://...) that every worker can reach"
+        )
+    return Store(chosen)
+
+
 class Store:
     """Step values in files under any fsspec URL: a local folder, `memory://`, `s3://`, `gs://`.
 
@@ -793,7 +858,8 @@ class Store:
         plans = [_Plan.of(name, value, taken) for name, value in values.items()]
         artifacts: dict[str, Artifact] = {}
         for plan in plans:
-            artifacts[plan.name] = self._put(f"{folder}/{plan.file}", plan.write)
+            put: _Put = lambda p: self._put(f"{folder}/{p.file}", p.write)  # noqa: E731
+            artifacts[plan.name] = _written(plan, taken, put)
         manifest = {
             "format": FORMAT,
             "run_id": run_id,
@@ -879,7 +945,14 @@ class StepSpec:
     The step function takes `inputs` positionally, in order, and returns `outputs` (one value
     plainly, several as a tuple). `changed_in_place` are inputs the step may change, handed on
     like outputs. `result` names the run's result: an output, or, when it is none of them, one
-    more value the function returns after the outputs.
+    more value the function returns after the outputs. The `final` step (and one with a
+    `result`) writes the run's `result.json`: the result, or null when the pipeline has none.
+
+    `sources` pairs each stored input with the step whose folder holds it: the last one before
+    this step that returned it or changed it in place. Inputs without a source are the
+    pipeline's parameters. `after` are more steps to wait for without reading their values.
+    `cells` are the step's notebook cells; `bound_in` the cell where each value the step hands
+    on was last bound or changed, for messages.
     """
 
     name: str
@@ -888,12 +961,21 @@ class StepSpec:
     changed_in_place: tuple[str, ...] = ()
     cells: tuple[int, ...] = ()
     result: str | None = None
+    sources: tuple[tuple[str, str], ...] = ()
+    after: tuple[str, ...] = ()
+    bound_in: tuple[tuple[str, int], ...] = ()
+    final: bool = False
 
     def __post_init__(self) -> None:
         stray = set(self.changed_in_place) - set(self.inputs)
         if stray:
             message = f"changed in place but not inputs: {sorted(stray)}"
             raise ValueError(f"step {self.name}: {message}")
+        unread = {name for name, _ in self.sources} - set(self.inputs)
+        if unread:
+            raise ValueError(
+                f"step {self.name}: sources of values it does not read: {sorted(unread)}"
+            )
 
     @property
     def returned(self) -> tuple[str, ...]:
@@ -903,15 +985,27 @@ class StepSpec:
         return self.outputs
 
     @property
-    def where(self) -> str:
-        """`step `train` (notebook cells 5, 6)`, for messages."""
-        cells = ", ".join(str(cell) for cell in self.cells)
-        plural = "s" if len(self.cells) > 1 else ""
-        return (
-            f"step `{self.name}` (notebook cell{plural} {cells})"
-            if cells
-            else f"step `{self.name}`"
-        )
+    def upstream(self) -> tuple[str, ...]:
+        """The steps this one runs after: those it loads values from, then `after`."""
+        return tuple(dict.fromkeys([*(step for _, step in self.sources), *self.after]))
+
+    @property
+    def writes_result(self) -> bool:
+        return self.final or self.result is not None
+
+    def where(self, notebook: str | None = None, cell: int | None = None) -> str:
+        """Where a message about the step points: `churn.ipynb: cell 6: step `train``.
+
+        `cell` when one cell is known (where a value was bound, where an exception was raised),
+        else the step's cells.
+        """
+        cells = (cell,) if cell is not None else self.cells
+        parts = [notebook] if notebook else []
+        if cells:
+            plural = "s" if len(cells) > 1 else ""
+            parts.append(f"cell{plural} {', '.join(str(c) for c in cells)}")
+        parts.append(f"step `{self.name}`")
+        return ": ".join(parts)
 
 
 def run_step(
@@ -920,47 +1014,87 @@ def run_step(
     store: Store,
     run_id: str,
     input_paths: Mapping[str, str],
+    arguments: Mapping[str, object] | None = None,
+    *,
+    notebook: str | None = None,
 ) -> dict[str, str]:
     """Run one step on values from the store; the URLs of what it hands on.
 
-    Its outputs and the inputs it changed in place are saved under `<run_id>/<spec.name>/`; the
-    run's result, when the step returns it, goes to `result.json`.
+    Inputs are loaded from `input_paths` (their URLs, as earlier steps handed them on), or else
+    taken from `arguments` (the run's parameters). The outputs and the inputs the step changed
+    in place are saved under `<run_id>/<spec.name>/`; the final step writes `result.json`.
+    Failures raise StepError or ArtifactError with one line in the notebook's terms: `notebook`,
+    the cell, the step, and what went wrong.
     """
-    missing = [name for name in spec.inputs if name not in input_paths]
+    given = arguments or {}
+    stored = [name for name in spec.inputs if name in input_paths]
+    missing = [name for name in spec.inputs if name not in stored and name not in given]
     if missing:
-        raise _step_error(spec, f": no stored value for {', '.join(missing)}")
-    values = store.load({name: input_paths[name] for name in spec.inputs})
-    arguments = [values[name] for name in spec.inputs]
-    returned = _named(spec, _call(function, spec, arguments))
+        where = spec.where(notebook)
+        raise _step_error(spec, f"{where}: no stored value for {', '.join(missing)}")
+    loaded = store.load({name: input_paths[name] for name in stored})
+    values = [loaded[name] if name in loaded else given[name] for name in spec.inputs]
+    returned = _named(spec, _call(function, spec, values, notebook), notebook)
     # A value changed in place is handed on as it is now; an output of the same name wins.
-    handed = {name: values[name] for name in spec.changed_in_place} | returned
+    inputs = dict(zip(spec.inputs, values, strict=True))
+    handed = {name: inputs[name] for name in spec.changed_in_place} | returned
     if spec.result is not None and spec.result not in spec.outputs:
         del handed[spec.result]  # the result alone: no later step reads it
-    try:
-        paths = store.save_step(run_id, spec.name, handed)
-    except ArtifactError as exc:
-        raise ArtifactError(f"{spec.where}: {exc}", name=exc.name) from exc
+    paths = _save_handed(spec, store, run_id, handed, notebook)
     # last, so that result.json marks a run whose steps all ended
-    if spec.result is not None:
-        store.write_result(run_id, returned[spec.result])
+    if spec.writes_result:
+        result = returned[spec.result] if spec.result is not None else None
+        store.write_result(run_id, result)
     return paths
 
 
-def _call(function: Callable[..., Any], spec: StepSpec, args: list[object]) -> object:
-    """Call the step function; StepError naming the step and its cells when it raises."""
+def _save_handed(
+    spec: StepSpec,
+    store: Store,
+    run_id: str,
+    handed: Mapping[str, object],
+    notebook: str | None,
+) -> dict[str, str]:
+    """Save what a step hands on; an unsaveable value is named with its cell."""
     try:
-        value = function(*args)
+        return store.save_step(run_id, spec.name, handed)
+    except ArtifactError as exc:
+        cell = dict(spec.bound_in).get(exc.name) if exc.name is not None else None
+        advice = (
+            "; a value that later steps read must be saveable (JSON, an array, what pickle or "
+            "cloudpickle saves): make it in the step that uses it, or hand on what it is made of"
+            if exc.name is not None
+            else ""
+        )
+        message = f"{spec.where(notebook, cell)}: {exc}{advice}"
+        raise ArtifactError(message, name=exc.name) from exc
+
+
+def _call(
+    function: Callable[..., Any],
+    spec: StepSpec,
+    arguments: list[object],
+    notebook: str | None,
+) -> object:
+    """Call the step function; StepError naming the cell and the step when it raises."""
+    try:
+        value = function(*arguments)
         # an `async def` step, as top-level await makes
         if isinstance(value, Coroutine):
             import asyncio
 
             value = asyncio.run(value)
     except Exception as exc:
-        raise _step_error(spec, f" failed: {type(exc).__name__}: {exc}") from exc
+        code = getattr(function, "__code__", None)  # the cell: from the step's module
+        cell = failure_cell(exc, code.co_filename) if code is not None else None
+        where = spec.where(notebook, cell)
+        text = " ".join(str(exc).split())[:500]
+        what = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        raise _step_error(spec, f"{where} failed: {what}") from exc
     return value
 
 
-def _named(spec: StepSpec, value: object) -> dict[str, object]:
+def _named(spec: StepSpec, value: object, notebook: str | None) -> dict[str, object]:
     """What the step returned, by name: one value plainly, several as a tuple."""
     names = spec.returned
     if len(names) == 0:
@@ -971,14 +1105,16 @@ def _named(spec: StepSpec, value: object) -> dict[str, object]:
         got = type(value).__name__
         if isinstance(value, tuple):
             got = f"{len(value)} values"
+        where = spec.where(notebook)
         raise _step_error(
-            spec, f": returned {got}, not a tuple of {len(names)}: {', '.join(names)}"
+            spec,
+            f"{where}: returned {got}, not a tuple of {len(names)}: {', '.join(names)}",
         )
     return dict(zip(names, value, strict=True))
 
 
-def _step_error(spec: StepSpec, what: str) -> StepError:
-    return StepError(f"{spec.where}{what}", step=spec.name, cells=spec.cells)
+def _step_error(spec: StepSpec, message: str) -> StepError:
+    return StepError(message, step=spec.name, cells=spec.cells)
 
 
 # --- serving ---------------------------------------------------------------------------------
@@ -1322,3 +1458,135 @@ def component_schemas(models: Iterable[Any]) -> dict[str, Any]:
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
     return schemas
+
+
+# --- a pipeline for orchestrators ------------------------------------------------------------
+
+
+_Kind = tuple[str | None, str | None]  # a parameter's kind, and its items' kind
+
+
+@dataclasses.dataclass(frozen=True)
+class Pipeline:
+    """A package's steps as orchestrators run them: the contract every engine's code reuses.
+
+    `steps` come in the notebook's order (a step's upstream steps before it), `functions` are
+    the step functions by name, and `arguments(**values)` gives run()'s parameters with those
+    left out (or None) filled in as run() fills them. `parameters` are their names, `kinds` the
+    kind of each one's value and of its items (`("tuple", "int")`), by which the JSON values a
+    run is given become the notebook's types (`typed`). For the parameters `null_default`
+    names, whose defaults JSON cannot carry (`b"key"`), null stands for the notebook's default.
+    `notebook` starts every message.
+    """
+
+    notebook: str
+    steps: tuple[StepSpec, ...]
+    functions: Mapping[str, Callable[..., Any]]
+    arguments: Callable[..., dict[str, Any]]
+    parameters: tuple[str, ...] = ()
+    kinds: Mapping[str, _Kind] = dataclasses.field(default_factory=dict)
+    null_default: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        seen: set[str] = set()
+        for spec in self.steps:
+            early = [step for step in spec.upstream if step not in seen]
+            if spec.name in seen or early or spec.name not in self.functions:
+                raise ValueError(
+                    f"step {spec.name}: repeated, without a function, or before {early}"
+                )
+            seen.add(spec.name)
+
+    def step(self, name: str) -> StepSpec:
+        """The step of that name."""
+        for spec in self.steps:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    def given(self, values: Mapping[str, object]) -> dict[str, Any]:
+        """run()'s parameters from a run's JSON values; ValueError naming any unknown one."""
+        unknown = sorted(set(values) - set(self.parameters))
+        if unknown:
+            known = ", ".join(self.parameters) or "none"
+            names = ", ".join(f"`{name}`" for name in unknown)
+            wanted = f"the parameters are {known}"
+            raise ValueError(f"{self.notebook}: no parameter {names}; {wanted}")
+        converted = {}
+        for name, value in values.items():
+            if value is None and name in self.null_default:
+                continue  # the notebook's default, which run() fills in
+            try:
+                converted[name] = typed(value, *self.kinds.get(name, (None, None)))
+            except ValueError as exc:
+                where = f"{self.notebook}: parameter `{name}`"
+                raise ValueError(f"{where}: {exc}") from None
+        return self.arguments(**converted)
+
+    def run_task(
+        self,
+        name: str,
+        store: Store,
+        run_id: str,
+        handed: Mapping[str, Mapping[str, str]],
+        values: Mapping[str, object] | None = None,
+    ) -> dict[str, str]:
+        """Run one step as a task: its stored inputs at the URLs its upstream steps handed on
+        (`handed`, by step), the parameters from the run's JSON `values`; the URLs it hands on.
+        """
+        spec = self.step(name)
+        paths = {}
+        for value, source in spec.sources:
+            if value in handed.get(source, {}):
+                paths[value] = handed[source][value]
+        arguments = self.given(values or {})
+        return run_step(
+            self.functions[name],
+            spec,
+            store,
+            run_id,
+            paths,
+            arguments,
+            notebook=self.notebook,
+        )
+
+    def run_all(
+        self, store: Store, run_id: str, values: Mapping[str, object] | None = None
+    ) -> dict[str, dict[str, str]]:
+        """Every step in order, here, one after the other, each through the store as a task:
+        what each handed on. The run's result is then `store.read_result(run_id)`."""
+        handed: dict[str, dict[str, str]] = {}
+        for spec in self.steps:
+            upstream = {step: handed[step] for step in spec.upstream}
+            task = self.run_task(spec.name, store, run_id, upstream, values)
+            handed[spec.name] = task
+        return handed
+
+
+def typed(value: object, kind: str | None, item: str | None = None) -> object:
+    """A JSON value as a parameter of this kind takes it (the kinds of nb2prod's parameters).
+
+    An integral number for an `int`, a number for a `float` (items too, with `item`), an array
+    for a `tuple` or `set`, text for a `path`; anything else as it is. ValueError for a
+    non-integral number given for an int.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if kind == "int" and isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not an integer")
+        return int(value)
+    if kind == "float" and isinstance(value, int):
+        return float(value)
+    if kind == "path" and isinstance(value, str):
+        return Path(value)
+    if kind in {"list", "tuple", "set"} and isinstance(value, list | tuple | set):
+        items = [typed(element, item) for element in value] if item else list(value)
+        if kind != "set":
+            return tuple(items) if kind == "tuple" else items
+        try:
+            return set(items)
+        except TypeError:  # arrays inside: JSON cannot give a set of tuples
+            unhashable = f"{value!r} is not a set: its items are not hashable"
+            raise ValueError(unhashable) from None
+    return value

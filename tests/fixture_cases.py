@@ -280,6 +280,34 @@ CASES: dict[str, dict[str, object]] = {
             "deploy: %matplotlib inline\ntotal",
         ],
     },
+    "orders_on_airflow": {
+        "cells": [
+            "md: # Orders by region",
+            "parameters: n_orders = 12\ndiscount = 0.1\nregions = ['north', 'south', 'east']\n"
+            "label = 'weekly'",
+            "md: ## Load the orders",
+            "deploy: import statistics\n\norders = [\n"
+            "    {'id': i, 'region': regions[i % len(regions)], 'amount': 10.0 + 3 * i}\n"
+            "    for i in range(n_orders)\n]",
+            "md: ## Apply the discount",
+            "deploy: if not 0 <= discount < 1:\n"
+            "    raise ValueError(f'discount {discount}: give a fraction below 1')\n"
+            "for i in range(len(orders)):\n"
+            "    orders[i]['amount'] = round(orders[i]['amount'] * (1 - discount), 2)",
+            "md: ## Totals by region",
+            "deploy: totals = {}\nfor order in orders:\n"
+            "    totals[order['region']] = totals.get(order['region'], 0) + order['amount']",
+            "md: ## Mean amount",
+            "deploy: mean = round(statistics.mean(o['amount'] for o in orders), 2)",
+            "md: ## Say how many",
+            "deploy: print(label, len(orders), 'orders')",
+            "md: ## Report",
+            "deploy: {'label': label, 'mean': mean, 'first': orders[0],\n"
+            " 'totals': {k: round(v, 2) for k, v in sorted(totals.items())}}",
+        ],
+        "overrides": {"n_orders": 5, "discount": 0.5, "regions": ["west"], "label": "daily"},
+        "options": {"airflow": True},
+    },
     "error_dialect_conflict": {
         "cells": ["deploy: x = 1", "skip,deploy: y = x + 1"],
     },

@@ -7,6 +7,7 @@ import asyncio
 import datetime
 import hashlib
 import importlib.metadata
+import importlib.util
 import json
 import os
 import re
@@ -30,9 +31,11 @@ from nb2prod import runtime
 from nb2prod.runtime import (
     ArtifactError,
     ArtifactVersionWarning,
+    Pipeline,
     StepError,
     StepSpec,
     Store,
+    configured_store,
     dumps,
     json_value,
     load_artifacts,
@@ -42,6 +45,7 @@ from nb2prod.runtime import (
     run_step,
     save_artifacts,
     save_value,
+    typed,
 )
 
 RUNTIME = Path(runtime.__file__)
@@ -265,7 +269,7 @@ def test_saved_value_records_its_file(tmp_path: Path) -> None:
     ("value", "reason"),
     [
         pytest.param(threading.Lock(), "cannot pickle '_thread.lock' object", id="a lock"),
-        pytest.param(lambda: 1, "Can't pickle", id="a lambda"),
+        pytest.param((i for i in range(3)), "cannot pickle 'generator' object", id="a generator"),
     ],
 )
 def test_unsaveable_value_is_named(tmp_path: Path, value: object, reason: str) -> None:
@@ -273,6 +277,42 @@ def test_unsaveable_value_is_named(tmp_path: Path, value: object, reason: str) -
         save_value(tmp_path, "conn", value)
     assert caught.value.name == "conn"
     assert os.listdir(tmp_path) == []
+
+
+def make_closure(factor: int) -> Any:
+    def scaled(values: list[int]) -> list[int]:
+        return [v * factor for v in values]
+
+    return scaled
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param(make_closure(3), id="a function made inside another"),
+        pytest.param(lambda values: [v * 3 for v in values], id="a lambda"),
+    ],
+)
+def test_what_pickle_can_only_name_is_saved_by_value(tmp_path: Path, value: Any) -> None:
+    """A notebook's step returns a closure that a later step calls: cloudpickle saves it."""
+    artifact = save_value(tmp_path, "scaled", value)
+    assert (artifact.file, artifact.serializer) == ("scaled.pkl", "cloudpickle")
+    loaded: Any = load_value(tmp_path, artifact)
+    assert loaded([1, 2]) == [3, 6]
+    assert sorted(os.listdir(tmp_path)) == ["scaled.pkl"]  # joblib's attempt left nothing
+
+
+def test_without_cloudpickle_a_closure_is_unsaveable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "cloudpickle" else real(name, *a),
+    )
+    with pytest.raises(ArtifactError, match=r"^cannot save `scaled`: Can.t pickle"):
+        save_value(tmp_path, "scaled", make_closure(2))
 
 
 def test_file_names_never_clash_with_the_manifest_or_by_case(tmp_path: Path) -> None:
@@ -407,7 +447,7 @@ class Interrupting:
     ("bad", "error"),
     [
         pytest.param(threading.Lock(), ArtifactError, id="a lock midway"),
-        pytest.param(lambda: 1, ArtifactError, id="a lambda midway"),
+        pytest.param((i for i in ()), ArtifactError, id="a generator midway"),
         pytest.param(Interrupting(), KeyboardInterrupt, id="an interrupt midway"),
     ],
 )
@@ -757,9 +797,7 @@ def test_run_step_names_the_step_and_cells_when_it_raises(store: Store) -> None:
     spec = StepSpec("train", inputs=("n",), outputs=("model",), cells=(5, 6))
     with pytest.raises(StepError) as caught:
         run_step(fail, spec, store, RUN_ID, stored(store, n=0))
-    assert (
-        str(caught.value) == "step `train` (notebook cells 5, 6) failed: ValueError: no customers"
-    )
+    assert str(caught.value) == "cells 5, 6: step `train` failed: ValueError: no customers"
     assert isinstance(caught.value.__cause__, ValueError)
     assert (caught.value.step, caught.value.cells) == ("train", (5, 6))
 
@@ -773,22 +811,20 @@ def test_run_step_names_the_step_and_cells_when_it_raises(store: Store) -> None:
 )
 def test_run_step_checks_what_the_step_returns(store: Store, function: Any, message: str) -> None:
     spec = StepSpec("pair", inputs=("n",), outputs=("a", "b"), cells=(7,))
-    with pytest.raises(StepError, match=re.escape(f"step `pair` (notebook cell 7): {message}")):
+    with pytest.raises(StepError, match=re.escape(f"cell 7: step `pair`: {message}")):
         run_step(function, spec, store, RUN_ID, stored(store, n=1))
 
 
 def test_run_step_missing_input(store: Store) -> None:
     spec = StepSpec("use", inputs=("model", "n"), cells=(8,))
-    with pytest.raises(
-        StepError, match=re.escape("step `use` (notebook cell 8): no stored value for model")
-    ):
+    with pytest.raises(StepError, match=re.escape("cell 8: step `use`: no stored value for model")):
         run_step(lambda model, n: None, spec, store, RUN_ID, stored(store, n=1))
 
 
 def test_run_step_unsaveable_output_names_step_and_value(store: Store) -> None:
     spec = StepSpec("connect", outputs=("conn",), cells=(2,))
     with pytest.raises(
-        ArtifactError, match=re.escape("step `connect` (notebook cell 2): cannot save `conn`")
+        ArtifactError, match=re.escape("cell 2: step `connect`: cannot save `conn`")
     ) as caught:
         run_step(threading.Lock, spec, store, RUN_ID, {})
     assert caught.value.name == "conn"
@@ -797,6 +833,189 @@ def test_run_step_unsaveable_output_names_step_and_value(store: Store) -> None:
 def test_step_spec_refuses_in_place_changes_of_non_inputs() -> None:
     with pytest.raises(ValueError, match="changed in place but not inputs"):
         StepSpec("s", inputs=("a",), changed_in_place=("b",))
+
+
+def test_step_spec_refuses_sources_of_values_it_does_not_read() -> None:
+    with pytest.raises(ValueError, match="sources of values it does not read"):
+        StepSpec("s", inputs=("a",), sources=(("b", "load"),))
+
+
+def test_step_spec_upstream_is_its_sources_then_after() -> None:
+    spec = StepSpec(
+        "report",
+        inputs=("a", "b", "c"),
+        sources=(("a", "left"), ("b", "right"), ("c", "left")),
+        after=("printer", "right"),
+    )
+    assert spec.upstream == ("left", "right", "printer")
+
+
+def test_run_step_takes_parameters_from_the_arguments(store: Store) -> None:
+    spec = StepSpec("scale", inputs=("n", "factor"), outputs=("m",), sources=(("n", "load"),))
+    stored_n = stored(store, n=4)
+    paths = run_step(lambda n, factor: n * factor, spec, store, RUN_ID, stored_n, {"factor": 3})
+    assert store.load(paths) == {"m": 12}
+
+
+def test_run_step_hands_on_a_parameter_changed_in_place(store: Store) -> None:
+    spec = StepSpec("extend", inputs=("weights",), changed_in_place=("weights",))
+    paths = run_step(lambda weights: weights.append(9), spec, store, RUN_ID, {}, {"weights": [1]})
+    assert store.load(paths) == {"weights": [1, 9]}
+
+
+def test_the_final_step_writes_null_when_the_pipeline_has_no_result(store: Store) -> None:
+    spec = StepSpec("report", inputs=("n",), final=True)
+    assert run_step(print, spec, store, RUN_ID, stored(store, n=1)) == {}
+    assert store.read_result(RUN_ID) is None
+
+
+PIPELINE_MODULE = """\
+def helper(n):
+    # cell 4
+    return 10 // n
+
+
+def step(n):
+    \"\"\"Notebook cells 6, 7.\"\"\"
+    # cell 6
+    m = n + 1
+    # cell 7
+    return helper(n - 1)
+"""
+
+
+def test_a_failing_step_names_the_cell_it_failed_in(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The innermost line of the step's module in the traceback, under its `# cell N` marker."""
+    (tmp_path / "marked_pipeline.py").write_text(PIPELINE_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import marked_pipeline
+
+    spec = StepSpec("train", inputs=("n",), outputs=("model",), cells=(6, 7))
+    with pytest.raises(StepError) as caught:
+        run_step(marked_pipeline.step, spec, store, RUN_ID, {}, {"n": 1}, notebook="churn.ipynb")
+    assert str(caught.value) == (
+        "churn.ipynb: cell 4: step `train` failed: ZeroDivisionError: integer division or modulo "
+        "by zero"
+    )
+
+
+def test_an_unsaveable_value_is_named_with_its_cell(store: Store) -> None:
+    spec = StepSpec("connect", outputs=("n", "conn"), cells=(2, 3), bound_in=(("conn", 3),))
+    with pytest.raises(ArtifactError) as caught:
+        run_step(lambda: (1, threading.Lock()), spec, store, RUN_ID, {}, notebook="etl.ipynb")
+    message = str(caught.value)
+    assert message.startswith("etl.ipynb: cell 3: step `connect`: cannot save `conn`: ")
+    assert "make it in the step that uses it" in message
+    assert "\n" not in message
+    assert caught.value.name == "conn"
+
+
+# --- Pipeline ----------------------------------------------------------------------------------
+
+
+def diamond() -> Pipeline:
+    """load -> (count, extend) -> report; `extend` changes `rows` in place, `count` reads it."""
+
+    def load(n: int) -> list[int]:
+        return list(range(n))
+
+    def extend(rows: list[int]) -> None:
+        rows.append(100)
+
+    def count(rows: list[int]) -> int:
+        return len(rows)
+
+    def report(rows: list[int], size: int, label: str) -> dict[str, object]:
+        return {"label": label, "size": size, "last": rows[-1]}
+
+    steps = (
+        StepSpec("load", inputs=("n",), outputs=("rows",)),
+        StepSpec("extend", ("rows",), changed_in_place=("rows",), sources=(("rows", "load"),)),
+        StepSpec("count", ("rows",), ("size",), sources=(("rows", "load"),)),
+        StepSpec(
+            "report",
+            ("rows", "size", "label"),
+            sources=(("rows", "extend"), ("size", "count")),
+            result="result",
+            final=True,
+        ),
+    )
+
+    def arguments(n: int = 3, label: str | None = None) -> dict[str, Any]:
+        return {"n": n, "label": "rows" if label is None else label}
+
+    functions = {"load": load, "extend": extend, "count": count, "report": report}
+    return Pipeline("diamond.ipynb", steps, functions, arguments, ("n", "label"))
+
+
+def test_pipeline_runs_every_step_through_the_store(store: Store) -> None:
+    handed = diamond().run_all(store, RUN_ID, {"n": 2})
+    assert store.read_result(RUN_ID) == {"label": "rows", "size": 2, "last": 100}
+    assert store.load(handed["load"]) == {"rows": [0, 1]}  # as `load` left it
+    assert store.load(handed["extend"]) == {"rows": [0, 1, 100]}
+
+
+def test_pipeline_run_task_picks_its_inputs_from_what_upstream_steps_handed_on(
+    store: Store,
+) -> None:
+    pipeline = diamond()
+    load = pipeline.run_task("load", store, RUN_ID, {}, {"n": 1})
+    # the stray URL of another step's value is not read: only each input's own source
+    count = pipeline.run_task("count", store, RUN_ID, {"load": load, "extend": {"rows": "x"}})
+    assert store.load(count) == {"size": 1}
+
+
+def test_pipeline_refuses_unknown_parameters(store: Store) -> None:
+    with pytest.raises(ValueError, match=r"diamond.ipynb: no parameter `m`; the parameters are n"):
+        diamond().run_task("load", store, RUN_ID, {}, {"m": 1})
+
+
+def test_pipeline_checks_its_steps_come_after_their_upstream() -> None:
+    late = StepSpec("b", ("x",), sources=(("x", "a"),))
+    with pytest.raises(ValueError, match="before"):
+        Pipeline("nb.ipynb", (late, StepSpec("a")), {"a": print, "b": print}, dict)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind", "item", "expected"),
+    [
+        pytest.param(300.0, "int", None, 300, id="an integral number for an int"),
+        pytest.param(2, "float", None, 2.0, id="an int for a float"),
+        pytest.param([1, 2], "tuple", None, (1, 2), id="an array for a tuple"),
+        pytest.param([1, 2, 2], "set", None, {1, 2}, id="an array for a set"),
+        pytest.param([1, 2.5], "list", "float", [1.0, 2.5], id="items of a list of floats"),
+        pytest.param("data/x.csv", "path", None, Path("data/x.csv"), id="text for a path"),
+        pytest.param(True, "int", None, True, id="a bool stays a bool"),
+        pytest.param(None, "tuple", None, None, id="null stays null"),
+        pytest.param({"a": 1}, "dict", None, {"a": 1}, id="others as they are"),
+    ],
+)
+def test_typed(value: object, kind: str, item: str | None, expected: object) -> None:
+    converted = typed(value, kind, item)
+    assert converted == expected
+    assert type(converted) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [pytest.param(1.5, "int", id="a fraction for an int"), pytest.param([[1]], "set", id="arrays")],
+)
+def test_typed_refuses(value: object, kind: str) -> None:
+    with pytest.raises(ValueError):
+        typed(value, kind)
+
+
+def test_configured_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NB2PROD_STORE", str(tmp_path / "env"))
+    assert configured_store().url == str(tmp_path / "env")
+    assert configured_store(str(tmp_path / "given")).url == str(tmp_path / "given")
+    monkeypatch.delenv("NB2PROD_STORE")
+    with pytest.raises(
+        ArtifactError, match=r"no store: set the DAG param `store` or \$NB2PROD_STORE"
+    ):
+        configured_store(None, setting="the DAG param `store`")
 
 
 # --- command lines ---------------------------------------------------------------------------
@@ -928,3 +1147,11 @@ def test_the_runtime_is_black_formatted_as_it_ships() -> None:
 
     source = Path(runtime.__file__).read_text()
     assert black.format_str(source, mode=black.Mode()) == source
+
+
+def test_pipeline_null_stands_for_the_notebook_s_default_where_json_cannot_carry_it() -> None:
+    def arguments(key: bytes = b"secret", n: int | None = None) -> dict[str, Any]:
+        return {"key": key, "n": n}
+
+    pipeline = Pipeline("nb.ipynb", (), {}, arguments, ("key", "n"), null_default=("key",))
+    assert pipeline.given({"key": None, "n": None}) == {"key": b"secret", "n": None}

@@ -24,6 +24,7 @@ class Target:
     source: str  # the notebook's path relative to the project root, posix style
     notebook_dir_from_tests: str  # the notebook's folder relative to the generated tests/
     api: bool = False
+    airflow: bool = False
     versions: tuple[tuple[str, str], ...] = ()  # (normalised distribution, lower bound)
     api_parameters: tuple[str, ...] = ()  # path parameters the web API may take
     nb2prod_version: str = ""  # of the nb2prod that builds it, which train() records
@@ -35,7 +36,8 @@ class Target:
     def flags(self) -> tuple[str, ...]:
         """The command-line options of this build that shape the package's files, as written."""
         flags = ["--api"] if self.api else []
-        return (*flags, *(f"--api-parameter {name}" for name in sorted(self.api_parameters)))
+        flags += [f"--api-parameter {name}" for name in sorted(self.api_parameters)]
+        return (*flags, *(["--airflow"] if self.airflow else []))
 
 
 def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None) -> dict[str, str]:
@@ -59,6 +61,11 @@ def emit_package(plan: Plan, target: Target, step_codes: StepCodes | None = None
         from nb2prod.emit import api
 
         files[f"{pkg}/api.py"] = api.render(plan, target)
+    if target.airflow:
+        from nb2prod.emit import airflow_dag, steps
+
+        files[f"{pkg}/steps.py"] = steps.render(plan, target)
+        files[f"{pkg}/airflow_dag.py"] = airflow_dag.render(plan, target)
     return files
 
 

@@ -6,7 +6,6 @@ allows it by name (`api_parameters`): a client never chooses which file the serv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -130,23 +129,7 @@ def allowed_warnings(plan: Plan, target: Target) -> list[Diagnostic]:
 
 def json_default(parameter: Parameter) -> object:
     """The default as a JSON value for the API docs, or None when it is computed or not JSON."""
-    if not parameter.literal:
-        return None
-    try:
-        return json.loads(json.dumps(_plain(parameter.value), allow_nan=False))
-    except (TypeError, ValueError):
-        return None
-
-
-def _plain(value: object) -> object:
-    """Tuples as lists, sets as sorted lists (so the output is byte-identical on each build)."""
-    if isinstance(value, set | frozenset):
-        return [_plain(item) for item in sorted(value, key=repr)]
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+    return parameter.json_default
 
 
 def schema_type(field: ApiField) -> str | None:

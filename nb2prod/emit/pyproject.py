@@ -12,6 +12,9 @@ from nb2prod.emit.text import toml_string
 from nb2prod.lift import Plan
 
 RUNTIME = ("typer>=0.9",)
+# The store of runtime.py: files under any fsspec URL, values JSON, .npy, joblib or cloudpickle.
+STORE = ("fsspec>=2023.10", "joblib>=1.3", "cloudpickle>=2.2")
+AIRFLOW = "apache-airflow>=3.0,<4"  # airflow.sdk's TaskFlow API, as airflow_dag.py uses it
 OPTIONS = "# Built with these nb2prod build options: "
 
 
@@ -78,10 +81,15 @@ def _split_flags(text: str) -> list[str]:
 
 
 def _extras(target: Target) -> str:
-    """The test extra, and with --api the api extra (its tests need httpx for TestClient)."""
-    if not target.api:
-        return 'test = ["pytest>=7"]\n'
-    return (
-        'test = ["pytest>=7", "httpx>=0.24"]\n'
-        'api = ["fastapi>=0.110", "pydantic>=2", "uvicorn>=0.23"]\n'
-    )
+    """The test extra; with --api the api extra (its tests need httpx for TestClient); with
+    --airflow the airflow extra, and the store's needs for the tests that run the steps apart."""
+    test = ["pytest>=7"]
+    extras = []
+    if target.api:
+        test.append("httpx>=0.24")
+        extras.append('api = ["fastapi>=0.110", "pydantic>=2", "uvicorn>=0.23"]\n')
+    if target.airflow:
+        test += STORE
+        listed = ", ".join(toml_string(d) for d in (AIRFLOW, *STORE))
+        extras.append(f"airflow = [{listed}]\n")
+    return f"test = [{', '.join(toml_string(d) for d in test)}]\n" + "".join(extras)

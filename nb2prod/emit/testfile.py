@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from nb2prod.analysis.flow import analyse_statement
 from nb2prod.emit import Target, golden, serving_tests
 from nb2prod.emit.module import result_alias
 from nb2prod.emit.package import exported_definitions
 from nb2prod.emit.text import code, docstring, join_sections, literal
-from nb2prod.lift import Plan, Step, TestCell
-from nb2prod.naming import BUILTINS
+from nb2prod.lift import Plan, Step, TestCell, module_names_read
 
 
 def render(plan: Plan, target: Target) -> str:
@@ -45,7 +43,35 @@ def render(plan: Plan, target: Target) -> str:
         *(_test_cell(test, plan) for test in plan.tests),
         serving_tests.render(plan, target),
         _api_tests(plan, target),
+        _store_test(plan, target),
     )
+
+
+def _store_test(plan: Plan, target: Target) -> str:
+    """With an orchestrator's DAG, every step run apart through a store, without the engine."""
+    if not target.airflow:
+        return ""
+    from nb2prod.emit.steps import Names
+
+    pipeline = Names.of(plan).pipeline
+    doc = docstring(
+        "Every step on its own, as an Airflow task runs it: its inputs loaded from a store and "
+        "what it hands on saved there. The result is run()'s; a value that a step changes in "
+        "place without handing it on would make them differ."
+    )
+    return f"""def test_steps_run_apart_through_a_store(
+    {plan.run_fixture}: PipelineRun, tmp_path: Path
+) -> None:
+    {doc}
+    import json
+
+    from {target.package}.runtime import Store, dumps
+    from {target.package}.steps import {pipeline}
+
+    store = Store(str(tmp_path / "store"))
+    {pipeline}.run_all(store, "test")
+    assert store.read_result("test") == json.loads(dumps({plan.run_fixture}.result))
+"""
 
 
 def _api_tests(plan: Plan, target: Target) -> str:
@@ -59,12 +85,7 @@ def _api_tests(plan: Plan, target: Target) -> str:
 
 def _default_names(plan: Plan) -> list[str]:
     """Module names (imports, defs) that the parameters' defaults read, for the shared run."""
-    own = {p.name for p in plan.parameters}
-    names: dict[str, None] = {}
-    for p in plan.parameters:
-        flow = analyse_statement(cst.parse_statement(f"_ = {p.default}"))
-        names.update(dict.fromkeys(n for n in flow.reads if n not in own and n not in BUILTINS))
-    return list(names)
+    return list(module_names_read(plan.parameters))
 
 
 def _notebook_folder(target: Target) -> str:

@@ -7,6 +7,8 @@ a place on disk; the module, the command line and the web API all take both from
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from nb2prod.analysis.flow import analyse_statement
 from nb2prod.analysis.selection import CodeCell
 from nb2prod.lift.statements import Imports, Place, Statement, StepCells
 from nb2prod.literals import literal_value
+from nb2prod.naming import BUILTINS
 
 _EMPTY = cst.Module([])
 
@@ -43,6 +46,19 @@ class Kind(StrEnum):
 
 _SCALARS: dict[type, Kind] = {int: Kind.INT, float: Kind.FLOAT, bool: Kind.BOOL, str: Kind.STR}
 _CONTAINERS: dict[type, Kind] = {list: Kind.LIST, dict: Kind.DICT, tuple: Kind.TUPLE, set: Kind.SET}
+# The JSON schema type of each kind's value as JSON carries it: a path as text, tuples and sets
+# as arrays. Other kinds take any JSON value.
+_JSON_TYPES = {
+    Kind.INT: "integer",
+    Kind.FLOAT: "number",
+    Kind.BOOL: "boolean",
+    Kind.STR: "string",
+    Kind.PATH: "string",
+    Kind.LIST: "array",
+    Kind.TUPLE: "array",
+    Kind.SET: "array",
+    Kind.DICT: "object",
+}
 _PATH_TYPES = frozenset({"Path", "PurePath", "PosixPath", "WindowsPath"})
 # Text that names a file or folder: a separator, or a file extension (`model.pkl`, `data/`).
 _PATH_TEXT = re.compile(r"[/\\]|\.[A-Za-z][A-Za-z0-9]{0,9}$")
@@ -108,6 +124,74 @@ class Parameter:
         if self.path_type is not None or self.builds_path:
             return True
         return self.literal and _holds_path_text(self.value)
+
+    @cached_property
+    def json_type(self) -> str | None:
+        """The JSON schema type of the parameter's value (`integer`, `array`), None for any."""
+        return _JSON_TYPES.get(self.kind)
+
+    @cached_property
+    def json_item(self) -> str | None:
+        """The JSON schema type of a list's, tuple's or set's items, when they have one."""
+        return _JSON_TYPES.get(_SCALARS[_ITEM_TYPES[self.item]]) if self.item else None
+
+    @cached_property
+    def json_default(self) -> object:
+        """The default as a JSON value (tuples and sets as arrays, sets sorted so that output
+        is byte-identical), or None when it is computed or JSON cannot hold it."""
+        if not self.literal:
+            return None
+        try:
+            return json.loads(json.dumps(_plain(self.value), allow_nan=False))
+        except (TypeError, ValueError):
+            return None
+
+    @cached_property
+    def json_exact(self) -> bool:
+        """Whether the JSON default, taken back as this kind (an array as a tuple or set), is
+        the default itself: False for `[(1, 2)]`, `{1: "a"}` or a computed default."""
+        value = self.value
+        if not self.literal or value is None:
+            return self.literal
+        if isinstance(value, tuple | set):  # arrays in JSON, taken back as their kind
+            return all(_json_exact(item) for item in value)
+        return _json_exact(value)
+
+
+_ITEM_TYPES = {kind.__name__: kind for kind in _SCALARS}
+
+
+def _plain(value: object) -> object:
+    """Tuples as lists, sets as sorted lists."""
+    if isinstance(value, set | frozenset):
+        return [_plain(item) for item in sorted(value, key=repr)]
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def _json_exact(value: object) -> bool:
+    """A value JSON gives back as it is: lists, text-keyed dicts, text, numbers, bools, None."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_json_exact(item) for item in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_exact(v) for k, v in value.items())
+    return value is None or type(value) in (str, int, bool)
+
+
+def module_names_read(parameters: Sequence[Parameter]) -> tuple[str, ...]:
+    """The module's names (imports, definitions) that the defaults read, in order: what code
+    filling in the defaults needs from the pipeline module besides the parameters."""
+    own = {p.name for p in parameters}
+    names: dict[str, None] = {}
+    for parameter in parameters:
+        flow = analyse_statement(cst.parse_statement(f"_ = {parameter.default}"))
+        names.update(dict.fromkeys(n for n in flow.reads if n not in own and n not in BUILTINS))
+    return tuple(names)
 
 
 # The step that runs a parameters cell's other statements, first in run().

@@ -59,7 +59,12 @@ class Step:
     result_cell: int | None = None
     is_async: bool = False
     globals: tuple[str, ...] = ()
-    changed_in_place: tuple[str, ...] = ()
+    changed_in_place: tuple[str, ...] = ()  # the inputs it may change in place
+
+    def last_cell(self, name: str) -> int | None:
+        """The cell of the step's last statement that binds `name` or may change it in place."""
+        cells = [s.cell for s in self.body if name in s.flow.writes or name in may_change(s.flow)]
+        return cells[-1] if cells else None
 
     def identity(self) -> str:
         """Everything the step's code depends on, as text, without parsing any cell: each
@@ -307,10 +312,21 @@ def _steps(
                 result_cell=group.cells[-1].index if is_last and result is not None else None,
                 is_async=flow.awaits,
                 globals=tuple(n for n in flow.writes if n in state),
-                changed_in_place=tuple(n for n in params if n in flow.may_mutate),
+                changed_in_place=tuple(n for n in params if n in may_change(flow)),
             )
         )
     return tuple(steps)
+
+
+def may_change(flow: Flow) -> frozenset[str]:
+    """The names a run of statements may change in place: an attribute or item assignment, a
+    call known to change its object, or a method call not known to leave it alone (the
+    `effects` table's conservative answer).
+
+    The one answer to which of a step's inputs it must hand on when its steps run apart, as
+    an orchestrator runs them, each on values loaded from a store.
+    """
+    return flow.may_mutate
 
 
 def _read_later(
