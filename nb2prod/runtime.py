@@ -465,15 +465,22 @@ class _Plan:
 _Put = Callable[[_Plan], Artifact]
 
 
-def _written(plan: _Plan, taken: set[str], put: _Put) -> Artifact:
-    """`put(plan)`, or, when pickle cannot save the value, `put` of cloudpickle's plan for it.
+def _written(
+    plan: _Plan,
+    taken: set[str],
+    put: _Put,
+    *,
+    by_value: bool = True,
+) -> Artifact:
+    """`put(plan)`, or, when pickle cannot save the value and `by_value`, `put` of cloudpickle's
+    plan for it.
 
     `put` writes a plan's file whole or not at all, so a failed attempt leaves nothing behind.
     """
     try:
         return put(plan)
     except ArtifactError as error:
-        other = plan.by_value(taken)
+        other = plan.by_value(taken) if by_value else None
         if other is None:
             raise
         try:
@@ -640,11 +647,14 @@ def _check_replaceable(target: Path) -> None:
 
 
 def _save_all(folder: Path, values: Mapping[str, object]) -> dict[str, Artifact]:
+    """Artifacts in formats any process with the package loads: no cloudpickle by value, whose
+    functions load only under the Python version that saved them."""
     taken = {MANIFEST}
     plans = [_Plan.of(name, value, taken) for name, value in values.items()]
     saved = {}
     for plan in plans:
-        saved[plan.name] = _written(plan, taken, lambda p: _save_file(folder, p))
+        put: _Put = lambda p: _save_file(folder, p)  # noqa: E731
+        saved[plan.name] = _written(plan, taken, put, by_value=False)
     return saved
 
 

@@ -197,19 +197,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Runs:
 # --- the same answer as run() ----------------------------------------------------------------
 
 
-# Cases whose steps change a value by a method call, which the analysis does not yet take for a
-# change in place (issue 12's table of methods): their tasks read the value from before it.
-METHOD_CALL_CHANGES = {"free_form_parameters": "`steps.append(high)` in the parameters cell"}
-
-
-def _case(package: str) -> Any:
-    if package not in METHOD_CALL_CHANGES:
-        return package
-    reason = f"{METHOD_CALL_CHANGES[package]} is not yet seen as a change in place"
-    return pytest.param(package, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
-@pytest.mark.parametrize("package", [_case(p) for p in [*WORKING_CASES, *EXAMPLES]])
+@pytest.mark.parametrize("package", [*WORKING_CASES, *EXAMPLES])
 def test_the_dag_gives_run_s_answer(runs: Runs, package: str) -> None:
     """result.json in the run's folder is run()'s result, as the CLI prints it."""
     scenarios = [r for r in runs.dags[package]["runs"] if r["id"] in {"default", "overrides"}]

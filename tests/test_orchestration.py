@@ -167,7 +167,6 @@ def test_tasks(cells: list[str], expected: list[Any]) -> None:
     assert shape(plan_of(*cells)) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="a method call may change its object: issue 12's table")
 def test_a_method_call_that_may_change_its_object_is_handed_on() -> None:
     """`model = LinearRegression()` in one step and `model.fit(X, y)` in the next: the fitted
     model must reach the step that predicts."""
