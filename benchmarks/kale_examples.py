@@ -45,10 +45,15 @@ def package_of(example: str) -> str:
 
 
 def missing_imports(pipeline: Path) -> list[str]:
-    """The top-level modules the pipeline imports that are not installed here."""
+    """The top-level modules the pipeline imports, anywhere in it, that are not installed."""
     tree = ast.parse(pipeline.read_text())
-    names = {a.name for node in tree.body if isinstance(node, ast.Import) for a in node.names}
-    names |= {n.module for n in tree.body if isinstance(n, ast.ImportFrom) and n.module}
+    nodes = list(ast.walk(tree))
+    names = {a.name for node in nodes if isinstance(node, ast.Import) for a in node.names}
+    names |= {
+        node.module
+        for node in nodes
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level
+    }
     tops = sorted({name.split(".")[0] for name in names})
     return [top for top in tops if importlib.util.find_spec(top) is None]
 
@@ -76,7 +81,10 @@ def check(examples: Path, example: str, out: Path) -> tuple[bool, str]:
         return False, "refused: " + (built.stderr.strip().splitlines() or ["?"])[-1]
     project = out / package
     for path in project.rglob("*.py"):
-        compile(path.read_text(), str(path), "exec")
+        try:
+            compile(path.read_text(), str(path), "exec")
+        except SyntaxError as exc:
+            return False, f"built; {path.relative_to(project)} does not compile: {exc}"
     missing = missing_imports(project / package / "pipeline.py")
     if missing:
         return True, f"built; not run (needs {', '.join(missing)})"

@@ -225,6 +225,10 @@ def render_package(
     with workers as worker, _collector_paused() as resume_collector:
         selection = select(notebook, examine, marks)
         plan = lift(selection)
+        if target.airflow:
+            from nb2prod.lift.tasks import check_apart
+
+            check_apart(plan)
         warnings.extend(plan.warnings)
         if target.api:
             from nb2prod.emit.api import allowed_warnings

@@ -962,13 +962,15 @@ class StepSpec:
     this step that returned it or changed it in place. Inputs without a source are the
     pipeline's parameters. `after` are more steps to wait for without reading their values.
     `cells` are the step's notebook cells; `bound_in` the cell where each value the step hands
-    on was last bound or changed, for messages.
+    on was last bound or changed, for messages. `unsaved` are outputs that no later task reads
+    (values only the package's tests or train() keep): returned, but not saved.
     """
 
     name: str
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     changed_in_place: tuple[str, ...] = ()
+    unsaved: tuple[str, ...] = ()
     cells: tuple[int, ...] = ()
     result: str | None = None
     sources: tuple[tuple[str, str], ...] = ()
@@ -981,6 +983,8 @@ class StepSpec:
         if stray:
             message = f"changed in place but not inputs: {sorted(stray)}"
             raise ValueError(f"step {self.name}: {message}")
+        if not set(self.unsaved) <= set(self.outputs):
+            raise ValueError(f"step {self.name}: unsaved values that are not outputs")
         unread = {name for name, _ in self.sources} - set(self.inputs)
         if unread:
             raise ValueError(
@@ -1050,6 +1054,9 @@ def run_step(
     handed = {name: inputs[name] for name in spec.changed_in_place} | returned
     if spec.result is not None and spec.result not in spec.outputs:
         del handed[spec.result]  # the result alone: no later step reads it
+    for name in spec.unsaved:
+        if name not in spec.changed_in_place:
+            del handed[name]
     paths = _save_handed(spec, store, run_id, handed, notebook)
     # last, so that result.json marks a run whose steps all ended
     if spec.writes_result:

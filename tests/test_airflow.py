@@ -34,6 +34,11 @@ from conftest import FIXTURES, ROOT, WORKING_CASES, build, load_package
 from notebooks import write_notebook
 from test_golden import options
 
+# Cases whose steps cannot run apart, which --airflow refuses (tests/test_orchestration.py):
+# a function rebinds a module global with `global`, which a task in another process cannot see.
+NOT_APART = {"global_counter"}
+APART = [case for case in WORKING_CASES if case not in NOT_APART]
+
 pytestmark = pytest.mark.airflow
 
 RUNNER = Path(__file__).with_name("airflow_runner.py")
@@ -153,7 +158,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Runs:
     shutil.copy(migrated_db, home / "airflow.db")
     stores = {"env": base / "env-store", "param": base / "param-store"}
     notebooks: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for case in WORKING_CASES:
+    for case in APART:
         overrides = json.loads((FIXTURES / case / "overrides.json").read_text())
         notebooks[case] = (FIXTURES / case / "input.ipynb", overrides)
     for example, overrides in EXAMPLES.items():
@@ -197,7 +202,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Runs:
 # --- the same answer as run() ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("package", [*WORKING_CASES, *EXAMPLES])
+@pytest.mark.parametrize("package", [*APART, *EXAMPLES])
 def test_the_dag_gives_run_s_answer(runs: Runs, package: str) -> None:
     """result.json in the run's folder is run()'s result, as the CLI prints it."""
     scenarios = [r for r in runs.dags[package]["runs"] if r["id"] in {"default", "overrides"}]

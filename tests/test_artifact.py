@@ -118,6 +118,21 @@ def test_dependencies_without_bounds_by_default(tmp_path: Path) -> None:
     ]
 
 
+def test_an_import_kept_in_its_step_is_a_dependency_too(tmp_path: Path) -> None:
+    """`auc` bound, then imported: the import stays in its step, and still names its package."""
+    cells = [
+        "deploy: auc = 0.5",
+        "deploy: from sklearn.metrics import auc\nscore = auc([0, 1], [0, 1])",
+        "deploy: try:\n    import yaml\nexcept ImportError:\n    import json as yaml",
+        "deploy: yaml = {'score': score}\nyaml",
+    ]
+    notebook = write_notebook(tmp_path / "kept_deploy.ipynb", cells)
+    assert build(notebook, tmp_path / "out").status is Status.WRITTEN
+    pipeline = (tmp_path / "out" / "kept_deploy" / "kept_deploy" / "pipeline.py").read_text()
+    assert "    from sklearn.metrics import auc" in pipeline  # in its step
+    assert dependencies(tmp_path / "out" / "kept_deploy") == ["typer>=0.9", "scikit-learn"]
+
+
 def test_dependencies_with_bounds_from_a_pinned_file(tmp_path: Path) -> None:
     notebook = write_notebook(tmp_path / "deps_deploy.ipynb", IMPORTS)
     pins = tmp_path / "requirements.lock"

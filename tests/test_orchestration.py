@@ -387,6 +387,32 @@ def test_a_pipeline_without_steps_has_no_dag(tmp_path: Path) -> None:
     assert not (tmp_path / "build").exists()
 
 
+def test_a_name_rebound_with_global_cannot_run_apart(tmp_path: Path) -> None:
+    """It lives in one process's module: a later task would not see it, so --airflow refuses,
+    naming the function, the name and the `global` statement's line; without it, it builds."""
+    result = build(FIXTURES / "global_counter" / "input.ipynb", tmp_path / "a", airflow=True)
+    assert result.status is Status.FAILED
+    assert "input.ipynb: cell 1, line 9: `counted.wrapper` rebinds `calls` with `global`" in (
+        result.messages[-1]
+    )
+    assert "--airflow cannot run these steps apart" in result.messages[-1]
+    assert not (tmp_path / "a").exists()
+    assert build(FIXTURES / "global_counter" / "input.ipynb", tmp_path / "b").ok
+
+
+def test_what_only_train_keeps_is_not_saved_between_tasks() -> None:
+    """With serve cells, the steps hand the artifacts on to the end for train(); no task reads
+    them from the last step, so the store does not get them on every run."""
+    plan = plan_of(
+        "deploy: weights = [1, 2]\nweights.append(3)\nlimit = 2",
+        "serve: def predict(x):\n    return sum(weights) * x > limit",
+    )
+    (task,) = tasks(plan.steps)
+    assert "weights" in task.step.returns
+    assert task.unread == task.step.returns
+    assert task.handed == ()
+
+
 # --- the generated tests -----------------------------------------------------------------------
 
 ORDERS = FIXTURES / "orders_on_airflow" / "input.ipynb"

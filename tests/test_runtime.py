@@ -748,6 +748,18 @@ def test_run_step_several_outputs_positional_in_order(store: Store) -> None:
     assert store.load(paths) == {"difference": 8, "ratio": 5.0}
 
 
+def test_run_step_saves_no_output_that_no_later_task_reads(store: Store) -> None:
+    """A fitted model kept only for train(), or a generator only a test reads, is not saved."""
+    spec = StepSpec("fit", inputs=("n",), outputs=("m", "hook"), unsaved=("hook",), cells=(3,))
+    paths = run_step(lambda n: (n + 1, (i for i in ())), spec, store, RUN_ID, stored(store, n=1))
+    assert store.load(paths) == {"m": 2}
+
+
+def test_unsaved_values_are_outputs() -> None:
+    with pytest.raises(ValueError, match="unsaved values that are not outputs"):
+        StepSpec("fit", outputs=("m",), unsaved=("other",))
+
+
 def test_run_step_hands_on_a_value_changed_in_place(store: Store) -> None:
     before = stored(store, items=[1, 2])
     spec = StepSpec("extend", inputs=("items",), changed_in_place=("items",), cells=(5,))

@@ -27,7 +27,7 @@ def _bounded(distribution: str, bounds: dict[str, str]) -> str:
 def render(plan: Plan, target: Target) -> str:
     """The generated project's pyproject.toml."""
     bounds = dict(target.versions)
-    imported = requirements(plan.imports)
+    imported = requirements(plan.all_imports())
     if plan.serving is not None and "joblib" not in imported:
         imported.append("joblib")  # train() saves the artifacts with it
     dependencies = [*RUNTIME, *(_bounded(d, bounds) for d in imported)]

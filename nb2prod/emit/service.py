@@ -118,7 +118,7 @@ def _train(plan: Plan, serving: Serving, target: Target) -> str:
     values = ", ".join(f"{literal(a.name)}: {a.name}" for a in serving.artifacts)
     given = ", ".join(f"{literal(p.name)}: {p.name}" for p in plan.parameters)
     versions = {target.package: "0.1.0", "nb2prod": target.nb2prod_version}
-    distributions = tuple(requirements(plan.imports))
+    distributions = tuple(requirements(plan.all_imports()))
     save = (
         f"return {names.runtime}.save_trained(\n"
         f"    {names.directory},\n"

@@ -114,6 +114,7 @@ def _spec(task: Task, plan: Plan, names: Names) -> str:
     fields += _tuple_field("inputs", step.params)
     fields += _tuple_field("outputs", step.returns)
     fields += _tuple_field("changed_in_place", task.changes)
+    fields += _tuple_field("unsaved", task.unread)
     fields.append(f"cells={_tuple(str(cell) for cell in step.cells)}")
     if result is not None:
         fields.append(f"result={literal(result)}")

@@ -383,20 +383,31 @@ def module_state(groups: Sequence[StepCells], parameters: set[str]) -> frozenset
     starts, as a fresh kernel would have them. A parameter cannot be one: run() takes it as an
     argument, which a `global` could not rebind.
     """
-    statements = [s for g in groups for s in g.statements]
-    state = frozenset(n for s in statements for n in s.flow.global_writes)
-    for name in sorted(state & parameters):
-        writer = next(s for s in statements if name in s.flow.global_writes)
-        found = function_declaring_global(writer.node, name)
-        function = found[0] if found is not None else "a function"
-        line = line_of(writer, groups)
-        if found is not None and line is not None:
-            line += line_within(writer.node, found[1])
+    state = frozenset(n for g in groups for s in g.statements for n in s.flow.global_writes)
+    for name, function, cell, line in global_writers(groups, state & parameters):
         raise NotebookError(
             f"`{function}` rebinds `{name}` with `global`, and `{name}` is a parameter: run() "
             f"takes it as an argument, which a `global` cannot rebind; give the parameter and "
             "the global different names",
-            cell=writer.cell,
+            cell=cell,
             line=line,
         )
     return state
+
+
+def global_writers(
+    groups: Sequence[StepCells], names: Set[str]
+) -> tuple[tuple[str, str, int, int | None], ...]:
+    """For each of `names` (in order), the first function that rebinds it with `global`, as
+    (name, function, cell, line of the `global` statement)."""
+    statements = [s for g in groups for s in g.statements]
+    found: list[tuple[str, str, int, int | None]] = []
+    for name in sorted(names):
+        writer = next(s for s in statements if name in s.flow.global_writes)
+        declared = function_declaring_global(writer.node, name)
+        function = declared[0] if declared is not None else "a function"
+        line = line_of(writer, groups)
+        if declared is not None and line is not None:
+            line += line_within(writer.node, declared[1])
+        found.append((name, function, writer.cell, line))
+    return tuple(found)

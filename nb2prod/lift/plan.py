@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import libcst as cst
 
-from nb2prod.analysis.facts import DISPLAY, RUN, Piece, strip_semicolon
+from nb2prod.analysis.facts import DISPLAY, RUN, Piece, is_import_fallback, strip_semicolon
 from nb2prod.analysis.flow import Flow, analyse_statement, sequence
 from nb2prod.analysis.selection import CodeCell, Selection
 from nb2prod.analysis.selection import statement_lines as statement_lines
@@ -129,11 +129,32 @@ class Plan:
     needs_display: bool = False
     warnings: tuple[Diagnostic, ...] = ()
     module_state: tuple[str, ...] = ()
+    # for each name of module_state: (name, the function rebinding it, cell, line)
+    module_state_writers: tuple[tuple[str, str, int, int | None], ...] = ()
     serving: Serving | None = None
 
     @property
     def is_async(self) -> bool:
         return any(step.is_async for step in self.steps)
+
+    def all_imports(self) -> tuple[cst.BaseStatement, ...]:
+        """The hoisted imports, then those kept in steps where the notebook has them (an import
+        of a name bound again, or an import fallback binding one): what the package imports."""
+        kept = [
+            statement.node
+            for step in self.steps
+            for statement in step.body
+            if _is_import_statement(statement.node)
+        ]
+        return (*self.imports, *kept)
+
+
+def _is_import_statement(node: cst.BaseStatement) -> bool:
+    if isinstance(node, cst.Try):
+        return is_import_fallback(node)
+    return isinstance(node, cst.SimpleStatementLine) and all(
+        isinstance(small, cst.Import | cst.ImportFrom) for small in node.body
+    )
 
 
 def lift(selection: Selection) -> Plan:
@@ -156,6 +177,7 @@ def lift(selection: Selection) -> Plan:
     groups = static_forms(groups, bound)
     notes: list[Diagnostic] = list(selection.warnings)
     state = placement.module_state(groups, param_names)
+    state_writers = placement.global_writers(groups, state)
     groups, constants = placement.constants(groups, param_names)
     groups, definitions = placement.module_level(groups, param_names, state)
     groups = placement.place_closures(groups, param_names, state)
@@ -201,6 +223,7 @@ def lift(selection: Selection) -> Plan:
         tests=test_cells,
         test_imports=test_imports.statements(),
         module_state=tuple(sorted(state)),
+        module_state_writers=state_writers,
         needs_display=needs_display,
         warnings=tuple(notes),
         serving=served,

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from nb2prod.lift.plan import Step
+from nb2prod.errors import NotebookError
+from nb2prod.lift.plan import Plan, Step
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,13 @@ class Task:
     after: tuple[str, ...]  # steps to wait for without reading their values
     final: bool
     changes: tuple[str, ...]  # inputs it may change in place that a later step reads from it
+    unread: tuple[str, ...] = ()  # outputs no later step reads from it (tests', train()'s)
 
     @property
     def handed(self) -> tuple[str, ...]:
-        """The values it saves for later steps: its outputs, then inputs it changes in place."""
-        returns = self.step.returns
+        """The values it saves for later steps: its outputs that a later step reads from it,
+        then inputs it changes in place."""
+        returns = [name for name in self.step.returns if name not in self.unread]
         return (*returns, *(name for name in self.changes if name not in returns))
 
     @property
@@ -54,5 +57,20 @@ def tasks(steps: Sequence[Step]) -> tuple[Task, ...]:
         if final:
             after = tuple(s.name for s, _ in found[:-1] if s.name not in waited_for)
         changes = tuple(n for n in step.changed_in_place if (n, step.name) in read_from)
-        result.append(Task(step, sources, after, final, changes))
+        unread = tuple(n for n in step.returns if (n, step.name) not in read_from)
+        result.append(Task(step, sources, after, final, changes, unread))
     return tuple(result)
+
+
+def check_apart(plan: Plan) -> None:
+    """NotebookError if the steps cannot run apart: a name a function rebinds with `global`
+    lives in the module of one process, where a task in another process would not see it."""
+    for name, function, cell, line in plan.module_state_writers:
+        raise NotebookError(
+            f"`{function}` rebinds `{name}` with `global`: the name lives in the module of one "
+            "process, and each task runs in a process of its own, so later tasks would not see "
+            f"it; --airflow cannot run these steps apart (run() can): keep `{name}` in a value "
+            "that a step returns, or build without --airflow",
+            cell=cell,
+            line=line,
+        )
