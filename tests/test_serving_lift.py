@@ -66,6 +66,20 @@ def test_artifacts_are_step_values_and_parameters_not_code() -> None:
     assert serving.summary == "serving reads model (cell 5), threshold (parameter)"
 
 
+def test_an_artifact_changes_where_the_effects_table_says_it_may() -> None:
+    """The cell an artifact comes from is the last that may change it in place, by the one
+    table the steps use: a call of a method not known to be pure, kept as a value or not,
+    counts; a pure one (`predict`) as a statement does not."""
+    serving = serving_of(
+        "deploy: class Model:\n    def tune(self, k):\n        self.k = k\n        return k\n\n"
+        "    def predict(self, x):\n        return x * self.k\n\n\nmodel = Model()",
+        "deploy: used = model.tune(3)",
+        "deploy: model.predict(1)\nlen('shown')",
+        "serve: def predict(x):\n    return model.predict(x)",
+    )
+    assert [(a.name, a.origin) for a in serving.artifacts] == [("model", "cell 2")]
+
+
 def test_the_build_line_is_a_note() -> None:
     plan = plan_of(*MODEL)
     notes = [w for w in plan.warnings if w.note]

@@ -437,23 +437,10 @@ def _artifact(name: str, statements: Sequence[Statement]) -> Artifact:
 
 
 def _changes(statement: Statement, name: str) -> bool:
-    """Whether a statement changes `name` in place: `name[...] =`, `name.x =`, or a call of
-    one of its methods as a statement (`model.fit(X, y)`), as in-place methods are called."""
-    flow = statement.flow
-    if name in flow.mutates:
-        return True
-    if name not in flow.reads:
-        return False
-    node = statement.node
-    if not isinstance(node, cst.SimpleStatementLine):
-        return False
-    for small in node.body:
-        value = small.value if isinstance(small, cst.Expr) else None
-        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
-            root = value.func.value
-            if isinstance(root, cst.Name) and root.value == name:
-                return True
-    return False
+    """Whether a statement may change `name` in place: the effects table's conservative answer
+    (`Flow.may_mutate`: `name[...] =`, `name.x =`, a call of a method not known to leave its
+    object alone, `model.fit(X, y)`), the one the steps use to hand changed inputs on."""
+    return name in statement.flow.may_mutate
 
 
 def _check_kept(artifact: Artifact, binders: dict[str, Statement], reader: Statement) -> None:
