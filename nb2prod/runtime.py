@@ -7,9 +7,11 @@ JSON, the one conversion for the CLI, the web API and an orchestrated run's `res
     json_value(value) -> Any        numpy and pandas values, dates, NaN -> null, else repr
     dumps(value) -> str             one JSON document of json_value(value)
 
-One value in one file: JSON for plain builtins, `.npy` for plain arrays, joblib for the rest,
-and cloudpickle, when it is installed, for what pickle saves only by name and cannot find again
-(a function made inside a step, a lambda, an instance of a class defined in a function):
+One value in one file: JSON for plain builtins, `.npy` for plain arrays, joblib for the rest.
+In the store between an orchestrator's tasks only (and `save_value`), cloudpickle, when it is
+installed, saves by value what pickle saves only by name and cannot find again (a function made
+inside a step, a lambda, an instance of a class defined in a function); train()'s artifacts never
+use it, as such a function loads only under the Python version that saved it:
     save_value(folder, name, value) -> Artifact      file, sha256, type, size and serializer
     load_value(folder, artifact) -> value            the file checked against its record first
 
@@ -651,9 +653,9 @@ def _save_all(folder: Path, values: Mapping[str, object]) -> dict[str, Artifact]
     functions load only under the Python version that saved them."""
     taken = {MANIFEST}
     plans = [_Plan.of(name, value, taken) for name, value in values.items()]
+    put: _Put = lambda p: _save_file(folder, p)  # noqa: E731
     saved = {}
     for plan in plans:
-        put: _Put = lambda p: _save_file(folder, p)  # noqa: E731
         saved[plan.name] = _written(plan, taken, put, by_value=False)
     return saved
 
@@ -866,9 +868,9 @@ class Store:
         self.fs.makedirs(folder, exist_ok=True)
         taken = {MANIFEST}
         plans = [_Plan.of(name, value, taken) for name, value in values.items()]
+        put: _Put = lambda p: self._put(f"{folder}/{p.file}", p.write)  # noqa: E731
         artifacts: dict[str, Artifact] = {}
         for plan in plans:
-            put: _Put = lambda p: self._put(f"{folder}/{p.file}", p.write)  # noqa: E731
             artifacts[plan.name] = _written(plan, taken, put)
         manifest = {
             "format": FORMAT,

@@ -392,8 +392,9 @@ def test_a_name_rebound_with_global_cannot_run_apart(tmp_path: Path) -> None:
     naming the function, the name and the `global` statement's line; without it, it builds."""
     result = build(FIXTURES / "global_counter" / "input.ipynb", tmp_path / "a", airflow=True)
     assert result.status is Status.FAILED
-    assert "input.ipynb: cell 1, line 9: `counted.wrapper` rebinds `calls` with `global`" in (
-        result.messages[-1]
+    assert (
+        "input.ipynb: cell 1, line 9: `counted.wrapper` rebinds `calls` with `global`"
+        in (result.messages[-1])
     )
     assert "--airflow cannot run these steps apart" in result.messages[-1]
     assert not (tmp_path / "a").exists()

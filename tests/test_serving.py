@@ -378,3 +378,38 @@ def test_a_pipeline_with_top_level_await_trains_on_one_event_loop(tmp_path: Path
         "print([service.lookup(4), service.lookup(9)])",
     )
     assert served == [8, -1]
+
+
+CODE_IN_STEPS = [
+    "deploy: try:\n    import ujson as json\nexcept ImportError:\n    import json\n"
+    "text = json.dumps([1])",
+    "deploy: import math as m\nimport json\nout = json.loads(text)",
+    "deploy: import cmath as m\nfactor = len(out) + 2\nscale = lambda v: v * factor",
+    "deploy: try:\n    calls\nexcept NameError:\n    calls = 0\n\n\ndef tick(x):\n"
+    "    global calls\n    calls += 1\n    return x\n\n\nvals = [tick(i) for i in range(3)]",
+    "serve: def predict(x: int) -> str:\n    return json.dumps([scale(x), m.sqrt(-x).imag, calls])",
+]
+
+
+@pytest.mark.parametrize("awaits", [False, True], ids=["plain", "top-level await"])
+def test_kept_imports_and_lambdas_are_code_and_train_starts_module_state_afresh(
+    tmp_path: Path, awaits: bool
+) -> None:
+    """Imports kept inside steps and a lambda are repeated by the factory, so a fresh process
+    serves them; `calls`, which `tick` rebinds with `global`, is unbound at the start of every
+    train(), as run() has it, so training twice in one process saves the same value."""
+    cells = [
+        *CODE_IN_STEPS,
+        *(["deploy: import asyncio\nawait asyncio.sleep(0)"] if awaits else []),
+    ]
+    notebook = write_notebook(tmp_path / "code_deploy.ipynb", cells)
+    assert build(notebook, tmp_path / "out").status is Status.WRITTEN
+    project = tmp_path / "out" / "code_deploy"
+    folders = [str(tmp_path / "a"), str(tmp_path / "b")]
+    fresh(project, f"import code_deploy\nfor f in {folders!r}:\n    code_deploy.train(f)\nprint(1)")
+    served = fresh(
+        project,
+        f"import json, code_deploy\n"
+        f"print(json.dumps([code_deploy.load(f).predict(4) for f in {folders!r}]))",
+    )
+    assert served == [json.dumps([12, 2.0, 3])] * 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import libcst as cst
 import pytest
 
 from nb2prod.analysis.selection import select
@@ -65,6 +66,20 @@ def test_artifacts_are_step_values_and_parameters_not_code() -> None:
     assert serving.summary == "serving reads model (cell 5), threshold (parameter)"
 
 
+def test_an_artifact_changes_where_the_effects_table_says_it_may() -> None:
+    """The cell an artifact comes from is the last that may change it in place, by the one
+    table the steps use: a call of a method not known to be pure, kept as a value or not,
+    counts; a pure one (`predict`) as a statement does not."""
+    serving = serving_of(
+        "deploy: class Model:\n    def tune(self, k):\n        self.k = k\n        return k\n\n"
+        "    def predict(self, x):\n        return x * self.k\n\n\nmodel = Model()",
+        "deploy: used = model.tune(3)",
+        "deploy: model.predict(1)\nlen('shown')",
+        "serve: def predict(x):\n    return model.predict(x)",
+    )
+    assert [(a.name, a.origin) for a in serving.artifacts] == [("model", "cell 2")]
+
+
 def test_the_build_line_is_a_note() -> None:
     plan = plan_of(*MODEL)
     notes = [w for w in plan.warnings if w.note]
@@ -113,6 +128,69 @@ def test_private_defs_of_a_serve_cell_are_helpers() -> None:
     )
     assert [f.name for f in serving.functions] == ["predict"]
     assert [s.name for s in serving.body] == ["_scaled", "predict"]
+
+
+TICK = (
+    "deploy: calls = 0\n\n\ndef tick(x):\n    global calls\n    calls += 1\n    return x * 2\n\n\n"
+    "doubled = [tick(i) for i in range(3)]"
+)
+
+
+def test_a_name_rebound_with_global_that_serving_only_reads_is_an_artifact() -> None:
+    serving = serving_of(TICK, "serve: def predict(x):\n    return x + calls")
+    assert [(a.name, a.origin) for a in serving.artifacts] == [("calls", "cell 1")]
+
+
+def repeated(serving: Serving) -> list[str]:
+    """The code of the statements the factory repeats."""
+    return [cst.Module([]).code_for_node(s.node).strip() for s in serving.body]
+
+
+def test_imports_kept_inside_steps_are_code_the_factory_repeats() -> None:
+    serving = serving_of(
+        "deploy: try:\n    import ujson as json\nexcept ImportError:\n    import json\n"
+        "text = json.dumps([1])",
+        "deploy: import math as m\nimport json\nout = json.loads(text)",
+        "deploy: import cmath as m\nb = m.sqrt(-4)",
+        "serve: def predict(x):\n    return json.dumps([m.sqrt(x).real])",
+    )
+    assert serving.artifacts == ()
+    assert repeated(serving)[:2] == ["import json", "import cmath as m"]
+    fallback = serving_of(
+        "deploy: import json\nout = json.dumps([1])",
+        "deploy: try:\n    import ujson as json\nexcept ImportError:\n    import json",
+        "serve: def predict(x):\n    return json.dumps(x)",
+    )
+    assert fallback.artifacts == ()
+    assert repeated(fallback)[0].startswith("try:\n    import ujson as json")
+
+
+def test_a_name_an_import_binds_and_then_a_value_is_an_artifact() -> None:
+    serving = serving_of(
+        "deploy: try:\n    import ujson as json\nexcept ImportError:\n    import json\n"
+        "text = json.dumps([1])",
+        "deploy: json = {'text': text}",
+        "serve: def predict(x):\n    return [x, json['text']]",
+    )
+    assert [(a.name, a.origin) for a in serving.artifacts] == [("json", "cell 2")]
+    assert repeated(serving) == ["def predict(x):\n    return [x, json['text']]"]
+    mixed = serving_of(
+        "deploy: a = len('a')\nb = len('b')",
+        "deploy: import math as a, cmath as b",
+        "deploy: b = len('bb')",
+        "serve: def f(x):\n    return a.sqrt(x) + b",
+    )
+    assert [a.name for a in mixed.artifacts] == ["b"]
+    assert repeated(mixed)[0] == "import math as a"  # `b` is the factory's parameter
+
+
+def test_a_lambda_bound_to_a_name_is_a_function_the_factory_repeats() -> None:
+    serving = serving_of(
+        "deploy: factor = 3\nscale = lambda v: v * factor\ncheck = scale(2)",
+        "serve: def predict(x):\n    return scale(x)",
+    )
+    assert [a.name for a in serving.artifacts] == ["factor"]
+    assert [s.function for s in serving.body] == ["scale", "predict"]
 
 
 REFUSED = [
@@ -205,6 +283,51 @@ REFUSED = [
         (1, None),
         "`hook`, which a serving function reads, holds the function `helper`, which reads `k`",
         id="a function inside a step",
+    ),
+    pytest.param(
+        [
+            "deploy: k = len('ab')\nscale = lambda v: v * k\nhook = scale",
+            "serve: def f(x):\n    return hook(x)",
+        ],
+        (1, None),
+        "`hook`, which a serving function reads, holds the lambda `scale`",
+        id="a lambda held as a value",
+    ),
+    pytest.param(
+        [TICK, "serve: def predict(x):\n    return tick(x) + calls"],
+        (1, 5),
+        "serving function `predict` calls `tick`, which rebinds `calls` with `global`",
+        id="a function rebinding module state",
+    ),
+    pytest.param(
+        [
+            TICK,
+            "deploy: def twice(x):\n    return tick(tick(x))",
+            "serve: def predict(x):\n    return twice(x)",
+        ],
+        (1, 5),
+        "serving function `predict` calls `tick` (through `twice`), which rebinds `calls`",
+        id="rebinding module state through another function",
+    ),
+    pytest.param(
+        [
+            "deploy: calls = 0",
+            "serve: def predict(x):\n    global calls\n    calls += 1\n    return x",
+        ],
+        (2, 2),
+        "serving function `predict` rebinds `calls` with `global`: served, it would change",
+        id="a serving function rebinding module state",
+    ),
+    pytest.param(
+        [
+            "deploy: try:\n    import ujson as json\n    fast = True\nexcept ImportError:\n"
+            "    import json\n    fast = False",
+            "deploy: fast = len(json.dumps([1])) > 3",
+            "serve: def f(x):\n    return json.dumps(x) if fast else x",
+        ],
+        (1, None),
+        "the import fallback here binds `fast` too, which a serving function reads",
+        id="an import fallback binding an artifact",
     ),
     pytest.param(
         ["deploy: def load(path):\n    return path", "serve: def f(x):\n    return x"],

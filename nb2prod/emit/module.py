@@ -113,7 +113,7 @@ def _parenthesised(node: cst.BaseExpression) -> cst.BaseExpression:
 def run_function(plan: Plan, target: Target) -> str:
     """run(**params): the chain of steps, reading like the notebook's story."""
     signature = ", ".join(signature_part(p) for p in plan.parameters)
-    lines = [*_state_reset(plan), *default_fill(plan.parameters), *chain(plan)]
+    lines = [*state_reset(plan), *default_fill(plan.parameters), *chain(plan)]
     doc = _run_docstring(plan, target)
     names = ", ".join(f"{p.name}={p.name}" for p in plan.parameters)
     if plan.is_async:
@@ -148,7 +148,7 @@ def signature_part(parameter: Parameter) -> str:
     return f"{parameter.name}{typed} = None"
 
 
-def _state_reset(plan: Plan) -> list[str]:
+def state_reset(plan: Plan) -> list[str]:
     """Names functions rebind with `global` start unbound on every call, as in a fresh kernel."""
     if not plan.module_state:
         return []

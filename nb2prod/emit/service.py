@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import libcst as cst
 
 from nb2prod.emit import Target
-from nb2prod.emit.module import chain, default_fill, signature_part
+from nb2prod.emit.module import chain, default_fill, signature_part, state_reset
 from nb2prod.emit.requirements import requirements
 from nb2prod.emit.text import code, docstring, join_sections, literal
 from nb2prod.lift import Plan, with_cell_marker
@@ -132,7 +132,7 @@ def _train(plan: Plan, serving: Serving, target: Target) -> str:
         f"    distributions={distributions!r},\n"
         ")"
     )
-    lines = [*default_fill(plan.parameters), *chain(plan, returning=False)]
+    lines = [*state_reset(plan), *default_fill(plan.parameters), *chain(plan, returning=False)]
     if plan.is_async:
         return _async_train(plan, serving, signature, doc, lines, save)
     body = "\n".join(

@@ -196,7 +196,7 @@ def lift(selection: Selection) -> Plan:
     notebook_names = checks.all_bound(selection) | module_names
     allocator = NameAllocator(notebook_names | {RUN})
     served, serving_notes = _serving(
-        selection, whole_groups, definitions, param_names, module_names, imports, allocator
+        selection, whole_groups, definitions, param_names, module_names, imports, allocator, state
     )
     notes += serving_notes
     tests = selection.with_role(Role.TEST)
@@ -238,14 +238,16 @@ def _serving(
     module_names: set[str],
     imports: Imports,
     allocator: NameAllocator,
+    state: frozenset[str],
 ) -> tuple[Serving | None, list[Diagnostic]]:
     """The serve cells' functions and artifacts; train() and load() keep their names."""
     if not selection.with_role(Role.SERVE):
         return None, []
     serving.reserved_names(module_names, definitions)
     allocator.taken |= {serving.TRAIN, serving.LOAD}
+    star = bool(imports.star)
     return serving.analyse(
-        selection, groups, definitions, param_names, module_names, bool(imports.star), allocator
+        selection, groups, definitions, param_names, module_names, star, allocator, state
     )
 
 

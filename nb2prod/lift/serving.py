@@ -1,8 +1,10 @@
 """Serving functions: the defs of serve cells, the artifacts they read, and the checks on them.
 
 A serving function reads artifacts (names that deploy steps or the parameters cell bind), code
-(imports, constants, module-level functions) and other functions of the notebook, whose own
-reads count as its reads; any other free name is an error naming the function and the name.
+(imports, constants, module-level functions) and other functions of the notebook (defs and
+`NAME = lambda ...`), whose own reads count as its reads; any other free name is an error
+naming the function and the name. An import the steps keep (of a name bound more than once) is
+code too, when it is the binding the serving function sees: the factory repeats it.
 The notebook's function closes over its globals; the factory the module emits closes over the
 artifacts in the same way, with the same body. The steps hand the artifacts (and the serving
 functions themselves, for the generated tests) on to the end of the pipeline, so that train()
@@ -19,10 +21,17 @@ from dataclasses import dataclass
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from nb2prod.analysis.facts import (
+    function_declaring_global,
+    import_line,
+    import_of,
+    is_import_fallback,
+    line_within,
+)
 from nb2prod.analysis.selection import CodeCell, Selection, statement_lines
 from nb2prod.errors import Diagnostic, NotebookError, warning
 from nb2prod.lift import data_reads
-from nb2prod.lift.statements import Statement, StepCells
+from nb2prod.lift.statements import Place, Statement, StepCells, line_of
 from nb2prod.literals import literal_value
 from nb2prod.naming import BUILTINS, NameAllocator
 from nb2prod.notebook.cells import PIPELINE_ROLES, Role
@@ -89,8 +98,9 @@ class ServingNames:
 class Serving:
     """Everything the emitters need to train, load and serve the notebook's functions.
 
-    `body` holds the defs the factory repeats, in notebook order: the serving functions and the
-    notebook functions they call that live inside steps. `handed_on` are the names the steps
+    `body` holds the statements the factory repeats, in notebook order: the serving functions,
+    the notebook functions they call that live inside steps (defs and `NAME = lambda ...`), and
+    the imports kept inside steps that bind what they read. `handed_on` are the names the steps
     must hand on to the end of the pipeline.
     """
 
@@ -121,11 +131,14 @@ def analyse(
     module_names: set[str],
     star_imports: bool,
     allocator: NameAllocator,
+    state: frozenset[str] = frozenset(),
 ) -> tuple[Serving | None, list[Diagnostic]]:
     """The serving functions of the serve cells and what they read; None without serve cells.
 
-    Raises NotebookError for a serve cell holding more than defs and imports, a serving
-    function reading a name no deploy or parameters cell binds, or one the pipeline loses.
+    `state` are the names functions rebind with `global` (`placement.module_state`). Raises
+    NotebookError for a serve cell holding more than defs and imports, a serving function
+    reading a name no deploy or parameters cell binds, one the pipeline loses, or one that
+    calls a function rebinding module state.
     """
     serve_cells = selection.with_role(Role.SERVE)
     if not serve_cells:
@@ -138,9 +151,10 @@ def analyse(
     module_level = {name for d in definitions for name in d.flow.writes}
     for function in functions:
         _check_binding(function, binders)
-    reader = _Reader(binders, module_level, parameters, module_names, star_imports)
+    reader = _Reader(binders, module_level, parameters, module_names, star_imports, state, groups)
     body, artifacts_read = reader.closure([binders[f.name] for f in functions])
     artifacts = tuple(_artifact(name, statements) for name in artifacts_read)
+    body = [_repeated(s, set(artifacts_read)) for s in body if s.function not in module_level]
     for artifact in artifacts:
         _check_kept(artifact, binders, reader.readers[artifact.name])
         _check_importable(artifact, binders, module_level, parameters)
@@ -154,7 +168,7 @@ def analyse(
     serving = Serving(
         functions=tuple(f for f in functions if not f.name.startswith("_")),
         artifacts=artifacts,
-        body=tuple(s for s in body if s.name not in module_level),
+        body=tuple(body),
         module_level=tuple(f.name for f in functions if f.name in module_level),
         calls=tuple(_literal_calls(selection, functions)),
         cells=tuple(cell.index for cell in serve_cells),
@@ -285,7 +299,8 @@ def _check_binding(function: ServingFunction, binders: dict[str, Statement]) -> 
 
 
 class _Reader:
-    """Sorts the names serving functions read into artifacts, code and functions to repeat."""
+    """Sorts the names serving functions read into artifacts, code and statements to repeat
+    (functions, whose reads are sorted in turn, and imports kept inside steps)."""
 
     def __init__(
         self,
@@ -294,32 +309,40 @@ class _Reader:
         parameters: set[str],
         module_names: set[str],
         star_imports: bool,
+        state: frozenset[str],
+        groups: Sequence[StepCells],
     ) -> None:
         self.binders = binders
         self.module_level = module_level
         self.parameters = parameters
         self.module_names = module_names
         self.star_imports = star_imports
+        self.state = state
+        self.groups = groups
         self.readers: dict[str, Statement] = {}  # artifact -> the first def that reads it
 
     def closure(self, roots: Sequence[Statement]) -> tuple[list[Statement], list[str]]:
-        """The defs to repeat (roots first, then what they call, in notebook order) and the
-        artifacts they read, in the order first read."""
-        seen: dict[str, Statement] = {}
+        """The statements to repeat (roots first, then what they call and import, in notebook
+        order) and the artifacts they read, in the order first read."""
+        seen: dict[Place, Statement] = {}
         artifacts: dict[str, None] = {}
-        pending = [(root, root) for root in roots]  # (a def, the serving function needing it)
+        # (a def, the serving function needing it, the def that calls it)
+        pending = [(root, root, root) for root in roots]
         while pending:
-            definition, root = pending.pop(0)
-            if definition.name in seen:
+            definition, root, caller = pending.pop(0)
+            if definition.place in seen:
                 continue
-            seen[definition.name] = definition
+            seen[definition.place] = definition
+            self._check_state(definition, root, caller)
             for name in definition.flow.names_read:
                 kind = self._kind(name, definition, root)
                 if kind == "artifact":
                     artifacts.setdefault(name)
                     self.readers.setdefault(name, root)
                 elif kind == "function":
-                    pending.append((self.binders[name], root))
+                    pending.append((self.binders[name], root, definition))
+                elif kind == "import":
+                    seen.setdefault(self.binders[name].place, self.binders[name])
         return sorted(seen.values(), key=_place), list(artifacts)
 
     def _kind(self, name: str, reader: Statement, root: Statement) -> str:
@@ -327,7 +350,9 @@ class _Reader:
         if binder is not None:
             if name in self.module_level:
                 return "code"
-            return "function" if binder.is_definition else "artifact"
+            if binder.function == name:  # a def, a class or `NAME = lambda ...`
+                return "function"
+            return "import" if _is_import_binding(binder) else "artifact"
         if name in self.parameters:
             return "artifact"
         if name in self.module_names or name in BUILTINS | _DUNDERS or self.star_imports:
@@ -340,6 +365,64 @@ class _Reader:
             f"bind `{name}` in a deploy cell, or pass it as an argument",
             cell=root.cell,
         )
+
+    def _check_state(self, definition: Statement, root: Statement, caller: Statement) -> None:
+        """A served function that rebinds module state would change it on every request,
+        shared by all requests and threads, in a process where the pipeline never ran."""
+        rebound = sorted(definition.flow.global_writes & self.state)
+        if not rebound:
+            return
+        name = rebound[0]
+        found = function_declaring_global(definition.node, name)
+        function = found[0] if found is not None else definition.function
+        line = line_of(definition, self.groups)
+        if found is not None and line is not None:
+            line += line_within(definition.node, found[1])
+        if definition is root:
+            how = f"rebinds `{name}` with `global`"
+        else:
+            through = f" (through `{caller.function}`)" if caller is not root else ""
+            how = f"calls `{function}`{through}, which rebinds `{name}` with `global`"
+        raise NotebookError(
+            f"serving function `{root.function}` {how}: served, it would change `{name}` on "
+            "every request, shared by all requests and threads, which no saved artifact can "
+            f"stand for; let the serving function only read `{name}` (its value after the "
+            "last deploy cell is an artifact), or have the function return the new value",
+            cell=definition.cell,
+            line=line,
+        )
+
+
+def _is_import_binding(statement: Statement) -> bool:
+    """Whether a statement is an import the steps keep: an import line or a fallback `try`."""
+    node = statement.node
+    if isinstance(node, cst.Try):
+        return is_import_fallback(node)
+    return _is_imports(node)
+
+
+def _repeated(statement: Statement, artifacts: set[str]) -> Statement:
+    """The statement the factory repeats: a kept import line less the names that are
+    artifacts (bound again later by a value), which the factory takes as parameters."""
+    node = statement.node
+    clash = artifacts.intersection(statement.flow.writes)
+    if not clash:
+        return statement
+    if not isinstance(node, cst.SimpleStatementLine):
+        name = sorted(clash)[0]
+        raise NotebookError(
+            f"the import fallback here binds `{name}` too, which a serving function reads as "
+            "the value a later cell binds; give that value another name",
+            cell=statement.cell,
+        )
+    smalls = []
+    for small in node.body:
+        assert isinstance(small, cst.Import | cst.ImportFrom)
+        line = import_line(small)
+        kept = None if line is None else import_of(line, set(line.writes) - clash)
+        if kept is not None:
+            smalls.append(kept)
+    return Statement.of(statement.place, node.with_changes(body=smalls))
 
 
 def _artifact(name: str, statements: Sequence[Statement]) -> Artifact:
@@ -354,23 +437,10 @@ def _artifact(name: str, statements: Sequence[Statement]) -> Artifact:
 
 
 def _changes(statement: Statement, name: str) -> bool:
-    """Whether a statement changes `name` in place: `name[...] =`, `name.x =`, or a call of
-    one of its methods as a statement (`model.fit(X, y)`), as in-place methods are called."""
-    flow = statement.flow
-    if name in flow.mutates:
-        return True
-    if name not in flow.reads:
-        return False
-    node = statement.node
-    if not isinstance(node, cst.SimpleStatementLine):
-        return False
-    for small in node.body:
-        value = small.value if isinstance(small, cst.Expr) else None
-        if isinstance(value, cst.Call) and isinstance(value.func, cst.Attribute):
-            root = value.func.value
-            if isinstance(root, cst.Name) and root.value == name:
-                return True
-    return False
+    """Whether a statement may change `name` in place: the effects table's conservative answer
+    (`Flow.may_mutate`: `name[...] =`, `name.x =`, a call of a method not known to leave its
+    object alone, `model.fit(X, y)`), the one the steps use to hand changed inputs on."""
+    return name in statement.flow.may_mutate
 
 
 def _check_kept(artifact: Artifact, binders: dict[str, Statement], reader: Statement) -> None:
@@ -401,8 +471,15 @@ def _check_importable(
         if not isinstance(made, cst.Name) or made.value in module_level:
             continue
         local = binders.get(made.value)
-        if local is None or not local.is_definition:
+        if local is None or local.function != made.value:
             continue
+        if not local.is_definition:
+            raise NotebookError(
+                f"`{artifact.name}`, which a serving function reads, holds the lambda "
+                f"`{made.value}`, which pickle cannot save by name: train() could not save it. "
+                f"Let the serving function call `{made.value}` itself, or define it with `def`",
+                cell=binder.cell,
+            )
         reads = [n for n in local.flow.names_read if n in parameters or n in binders]
         reads = [n for n in reads if n not in module_level and n != made.value]
         kind = "class" if isinstance(local.node, cst.ClassDef) else "function"
