@@ -140,11 +140,11 @@ class Plan:
     def all_imports(self) -> tuple[cst.BaseStatement, ...]:
         """The hoisted imports, then those kept in steps where the notebook has them (an import
         of a name bound again, or an import fallback binding one): what the package imports."""
-        kept = [
-            statement.node
+        kept = [  # statements the lift made, so that no cell is parsed again for this
+            statement.made
             for step in self.steps
             for statement in step.body
-            if _is_import_statement(statement.node)
+            if statement.made is not None and _is_import_statement(statement.made)
         ]
         return (*self.imports, *kept)
 
