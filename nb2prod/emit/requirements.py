@@ -216,15 +216,14 @@ def _providers(top: str) -> list[str]:
     That function parses the file list of every installed distribution without a
     `top_level.txt` (about 0.15 s in a typical environment, a sixth of a small notebook's
     build). Here each list is only scanned for the first segments of its lines, the lists whose
-    segments hold `top` are parsed as the standard library does, and only the matches'
-    metadata is read.
+    segments hold `top` are searched for its files, and only the matches' metadata is read.
     """
     found = []
     for distribution, declared, segments in _distributions():
         if declared:
             provides = top in declared
         else:
-            provides = top in segments and top in _inferred(distribution)
+            provides = top in segments and _inferred(top, _listing(distribution))
         if provides:
             found.append(distribution.metadata["Name"])
     return found
@@ -253,11 +252,11 @@ def _listing(distribution: Distribution) -> str:
     return distribution.read_text("RECORD") or distribution.read_text("SOURCES.txt") or ""
 
 
-def _inferred(distribution: Distribution) -> set[str]:
-    """The top-level modules a distribution's file list holds, as the standard library infers
-    them (`importlib.metadata._top_level_inferred`)."""
-    return {
-        path.parts[0] if len(path.parts) > 1 else path.with_suffix("").name
-        for path in distribution.files or ()
-        if path.suffix == ".py"
-    }
+def _inferred(top: str, listing: str) -> bool:
+    """Whether a file list holds `top` as the standard library infers top-level modules
+    (`importlib.metadata._top_level_inferred`): a `.py` file under a folder `top`, or `top.py`.
+
+    Matched on the list's text: building a path object for each of its lines took 0.06 s for
+    pandas alone."""
+    path = rf'^"?(?:\./)*{re.escape(top)}(?:/[^,"\n]*)?\.py(?:[,"]|$)'
+    return re.search(path, listing, re.MULTILINE) is not None
