@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
 LINE_LENGTH = 88
-SECTION_MIN_LINES = 200  # below this, one call to black is as fast as sections
+SECTION_MIN_LINES = 200  # below this, a module is one chunk (chunks are cut without parsing)
 _IMPORT_LOCK = threading.Lock()
 _MAGIC_COMMA = re.compile(r",[ \t]*(?:#[^\n]*)?\n[ \t]*[)\]}]")  # a comma ending a bracketed run
 PARALLEL_MIN_LINES = 600  # below this, starting a second process costs more than it saves
@@ -98,13 +98,17 @@ def _joined(sections: Sequence[str]) -> str:
 
 
 def _sections_of(chunk: str) -> list[str] | None:
-    """A chunk's sections (a small one is one section); None when it does not parse alone."""
+    """A chunk's sections; None when it does not parse alone.
+
+    Small chunks are cut too: black runs its second pass over all of a text whenever its first
+    leaves a trailing comma before a closing bracket (see `_black`), so in sections it runs
+    only over the sections that have one. On typical notebooks' packages (350 lines) that
+    made black's share 0.68x to 0.83x of formatting each file whole.
+    """
     try:
         body = ast.parse(chunk).body
     except SyntaxError:
         return None
-    if chunk.count("\n") < SECTION_MIN_LINES:
-        return [chunk]
     return _cut(chunk, body)
 
 
