@@ -249,8 +249,22 @@ class Worker:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+_SHARED: list[bool] = []  # set in a folder build's processes: they share the cores
+
+
+def share_cores() -> None:
+    """Make this process one of a folder build's, one per core: it formats everything itself.
+
+    A second process for its formatting would only compete with the other builds for the
+    cores, and pay for starting and for handing texts both ways."""
+    _SHARED.append(True)
+
+
 def _cores() -> int:
-    """The cores this process may run on (a container may allow fewer than the machine has)."""
+    """The cores this process may run on (a container may allow fewer than the machine has);
+    one in a folder build's process, whose cores the other builds use."""
+    if _SHARED:
+        return 1
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
