@@ -180,7 +180,15 @@ def real_table(corpus: Path, names: Sequence[str], scratch: Path, rounds: int) -
 
 
 def raw_sources(notebooks: Sequence[Path], into: Path) -> None:
-    """The unformatted code nb2prod hands black for each notebook, as files under `into`."""
+    """The unformatted code nb2prod hands black for each notebook, as files under `into`.
+
+    Made in a process of its own: this one stays small, as a forked child's peak memory
+    counts its parent's at the fork."""
+    command = [sys.executable, __file__, "--raw", str(into), *map(str, notebooks)]
+    subprocess.run(command, check=True)
+
+
+def _write_raw(notebooks: Sequence[Path], into: Path) -> None:
     from nb2prod.analysis.selection import examine_cells, select
     from nb2prod.build import package_target
     from nb2prod.emit import emit_package
@@ -292,6 +300,9 @@ def help_line(scratch: Path, rounds: int) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--raw"]:  # raw_sources, in a process of its own
+        _write_raw([Path(p) for p in sys.argv[3:]], Path(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_DEST)
     parser.add_argument("--rounds", type=int, default=3)
