@@ -93,6 +93,18 @@ def formatted_chunks(texts: Sequence[str], worker: Worker | None = None) -> list
     ]
 
 
+_PARSE_LOCK = threading.Lock()
+
+
+def _parsed(source: str) -> ast.Module:
+    """`ast.parse(source)`, one thread at a time: CPython 3.11 counts the depth of the trees it
+    builds in one place for all threads, so parses at once in threads (notebooks built in
+    threads, each formatting its sections) can fail with "AST constructor recursion depth
+    mismatch" (CPython gh-106905)."""
+    with _PARSE_LOCK:
+        return ast.parse(source)
+
+
 def _joined(sections: Sequence[str]) -> str:
     return join_sections(*sections)
 
@@ -106,7 +118,7 @@ def _sections_of(chunk: str) -> list[str] | None:
     made black's share 0.68x to 0.83x of formatting each file whole.
     """
     try:
-        body = ast.parse(chunk).body
+        body = _parsed(chunk).body
     except SyntaxError:
         return None
     return _cut(chunk, body)
@@ -179,7 +191,7 @@ def split_sections(source: str) -> list[str] | None:
     """`source` cut before and after each top-level def and class (with the comments right
     above it); None when it does not parse, so that black reports the problem."""
     try:
-        body = ast.parse(source).body
+        body = _parsed(source).body
     except SyntaxError:
         return None
     return _cut(source, body)
@@ -304,7 +316,7 @@ def black_each(texts: Sequence[str]) -> list[str]:
     """black on each text, checked to parse (run in the worker process too)."""
     formatted = [_black(text) for text in texts]
     for text in formatted:
-        ast.parse(text)
+        _parsed(text)
     return formatted
 
 
