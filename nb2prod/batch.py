@@ -44,7 +44,9 @@ def _in_processes(
     context = multiprocessing.get_context("spawn")
     done: dict[Path, BuildResult] = {}
     jobs = min(run.jobs, len(notebooks))
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_one_per_core
+    ) as pool:
         futures = {pool.submit(build_notebook, path, options, run): path for path in notebooks}
         for future in as_completed(futures):
             path = futures[future]
@@ -56,6 +58,14 @@ def _in_processes(
             done[path] = result
             on_result(result)
     return [done[path] for path in notebooks]
+
+
+def _one_per_core() -> None:
+    """Set up a build process of the pool: it lives for the whole folder, so black, libcst and
+    nb2prod are imported once per process, and it formats its notebooks itself."""
+    from nb2prod.output.formatting import share_cores
+
+    share_cores()
 
 
 def clashes(notebooks: Sequence[Path], options: BuildOptions) -> list[str]:

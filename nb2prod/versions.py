@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from nb2prod.emit.requirements import normalise
 from nb2prod.errors import NotebookError
 
 INSTALLED = "installed"
@@ -38,6 +37,8 @@ def lower_bounds(source: str | None) -> tuple[tuple[str, str], ...]:
 
 def pinned_versions(text: str) -> tuple[tuple[str, str], ...]:
     """(normalised name, version) for each `name==version` (or >=, ~=) requirements line."""
+    from nb2prod.emit.requirements import normalise  # imports libcst: only when bounds are asked
+
     found: dict[str, str] = {}
     for line in text.splitlines():
         match = _PIN.match(line.split("#", 1)[0])
@@ -48,6 +49,8 @@ def pinned_versions(text: str) -> tuple[tuple[str, str], ...]:
 
 def _installed_versions() -> tuple[tuple[str, str], ...]:
     from importlib.metadata import distributions
+
+    from nb2prod.emit.requirements import normalise
 
     found = {
         normalise(d.metadata["Name"]): d.version for d in distributions() if d.metadata["Name"]

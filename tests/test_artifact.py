@@ -68,7 +68,7 @@ def test_namespace_packages_get_their_pypi_names(
     from nb2prod.emit import requirements
 
     installed = {"google": ["protobuf"], "azure": ["azure-core"], "sklearn": ["sklearn-fork"]}
-    monkeypatch.setattr(requirements, "_installed", lambda: installed)
+    monkeypatch.setattr(requirements, "_providers", lambda top: installed.get(top, []))
     assert distribution_for(module) == distribution
 
 

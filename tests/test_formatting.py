@@ -103,15 +103,16 @@ def test_sections_format_like_the_whole_file(source: str) -> None:
     assert _sections(source) == _whole(source)
 
 
-def test_small_modules_are_formatted_whole_and_large_ones_in_sections(
+def test_small_and_large_modules_are_formatted_in_sections(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Black's second pass then runs only over the sections whose first pass needs one."""
     calls: list[str] = []
     original = formatting._black
     monkeypatch.setattr(formatting, "_black", lambda s: calls.append(s) or original(s))
     small = "def f():\n    return 1\n\n\ndef g():\n    return 2\n"
-    formatting.format_python(small)
-    assert calls == [small]
+    assert formatting.format_python(small) == _whole(small)
+    assert calls == ["def f():\n    return 1\n", "def g():\n    return 2\n"]
     calls.clear()
     large = small + "".join(f"\n\ndef h{i}():\n    return {i}\n" for i in range(60))
     assert formatting.format_python(large) == _whole(large)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -169,6 +171,29 @@ def test_one_warning_for_many_problems() -> None:
 def test_a_valid_notebook_reads_without_warnings() -> None:
     assert parse_notebook(json.dumps(_v4(_markdown("# Load"), _code("x = 1")))).warnings == ()
     assert parse_notebook(json.dumps(V3)).warnings == ()
+
+
+def test_a_valid_notebook_is_read_without_importing_nbformat() -> None:
+    """fastjsonschema checks it against nbformat's schema file; nbformat and jsonschema (slow to
+    import) are left for notebooks to upgrade or repair."""
+    notebook = json.dumps(_v4(_markdown("# Load"), _code("x = 1")))
+    script = (
+        "import sys\n"
+        "from nb2prod.notebook.reader import parse_notebook\n"
+        f"assert parse_notebook({notebook!r}).warnings == ()\n"
+        "print(sorted(m for m in ('nbformat', 'jsonschema') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("node", "first"), REPAIRED)
+def test_what_fastjsonschema_refuses_nbformat_refuses(node: dict[str, Any], first: str) -> None:
+    """The fast check is only a shortcut: every notebook the repair cases hold fails it."""
+    from nb2prod.notebook.reader import _valid_as_saved
+
+    assert not _valid_as_saved(copy.deepcopy(node))
 
 
 def test_nbformat_3_heading_kept_as_lines() -> None:

@@ -13,10 +13,14 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import libcst as cst
 
 from nb2prod.analysis.facts import simple_statements
+
+if TYPE_CHECKING:
+    from importlib.metadata import Distribution
 
 # Modules whose distribution is named otherwise; dotted keys match a module and what is under it.
 KNOWN_DISTRIBUTIONS = {
@@ -194,7 +198,7 @@ def distribution_for(module: str) -> str | None:
             part = _API_VERSION.sub("", module[len(prefix) + 1 :].split(".")[0])
             return f"{prefix}.{part}".replace(".", "-").replace("_", "-")
     top = prefixes[-1]
-    installed = _installed().get(top)
+    installed = _providers(top)
     return sorted(installed)[0] if installed else top
 
 
@@ -204,8 +208,55 @@ def _prefixes(module: str) -> list[str]:
     return [".".join(parts[:end]) for end in range(len(parts), 0, -1)]
 
 
-@lru_cache(maxsize=1)
-def _installed() -> dict[str, list[str]]:
-    from importlib.metadata import packages_distributions
+@lru_cache(maxsize=256)
+def _providers(top: str) -> list[str]:
+    """The names of the installed distributions providing the top-level module `top`: those
+    `importlib.metadata.packages_distributions()` lists for it.
 
-    return dict(packages_distributions())
+    That function parses the file list of every installed distribution without a
+    `top_level.txt` (about 0.15 s in a typical environment, a sixth of a small notebook's
+    build). Here each list is only scanned for the first segments of its lines, the lists whose
+    segments hold `top` are searched for its files, and only the matches' metadata is read.
+    """
+    found = []
+    for distribution, declared, segments in _distributions():
+        if declared:
+            provides = top in declared
+        else:
+            provides = top in segments and _inferred(top, _listing(distribution))
+        if provides:
+            found.append(distribution.metadata["Name"])
+    return found
+
+
+# A file list's line: a path, maybe quoted or after `./`; its first segment ends at `/` or `.`.
+_FIRST_SEGMENT = re.compile(r'^"?(?:\./)*([^/.\n"]+)[/.]', re.MULTILINE)
+
+
+@lru_cache(maxsize=1)
+def _distributions() -> list[tuple[Distribution, frozenset[str], frozenset[str]]]:
+    """Each installed distribution, the top-level names its `top_level.txt` declares and,
+    without one, the first segments of the paths its file list (RECORD, else SOURCES.txt)
+    holds: every top-level module it can provide is one of them. Read once per process."""
+    from importlib.metadata import distributions
+
+    found = []
+    for distribution in distributions():
+        declared = frozenset((distribution.read_text("top_level.txt") or "").split())
+        listing = "" if declared else _listing(distribution)
+        found.append((distribution, declared, frozenset(_FIRST_SEGMENT.findall(listing))))
+    return found
+
+
+def _listing(distribution: Distribution) -> str:
+    return distribution.read_text("RECORD") or distribution.read_text("SOURCES.txt") or ""
+
+
+def _inferred(top: str, listing: str) -> bool:
+    """Whether a file list holds `top` as the standard library infers top-level modules
+    (`importlib.metadata._top_level_inferred`): a `.py` file under a folder `top`, or `top.py`.
+
+    Matched on the list's text: building a path object for each of its lines took 0.06 s for
+    pandas alone."""
+    path = rf'^"?(?:\./)*{re.escape(top)}(?:/[^,"\n]*)?\.py(?:[,"]|$)'
+    return re.search(path, listing, re.MULTILINE) is not None
