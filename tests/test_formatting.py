@@ -50,7 +50,9 @@ def _format(source: str, chunk_formatter: formatting.ChunkFormatter) -> str:
 
 def _generated(notebook: Path) -> dict[str, str]:
     plan = lift(select(read_notebook(notebook)))
-    files = emit_package(plan, Target("pkg", notebook.name, "..", api=False))
+    files = emit_package(
+        plan, Target("pkg", notebook.name, "..", api=True, airflow=bool(plan.steps))
+    )
     return {rel: text for rel, text in files.items() if rel.endswith(".py")}
 
 
@@ -75,6 +77,10 @@ def test_sections_format_like_the_whole_file_on_benchmark_notebooks(
         pytest.param(
             '"""Doc."""\nimport os\nx = 1\n# cell 3\ndef f(a):\n  return a\n\ny = f(x)\n',
             id="comment glued to the def above stays with the code before it",
+        ),
+        pytest.param(
+            "def f():\n    pass\n\n\n# --- a part\n\n# what x is\nx = 1\n",
+            id="a comment a blank line above the next statement's comments",
         ),
         pytest.param(
             "import os\n\n\n# cell 2\n# more\n@decorate\ndef f():\n    pass\nz = [1,\n2]\n",

@@ -229,6 +229,11 @@ def _start_line(statement: ast.stmt, floor: int, lines: Sequence[str]) -> int | 
         first -= 1
     if first <= floor or lines[first - 1].strip():
         return None
+    above = first - 1  # a blank line; what stands above the blank lines?
+    while above > floor and not lines[above - 1].strip():
+        above -= 1
+    if above > floor and lines[above - 1].lstrip().startswith("#"):
+        return None  # a comment: black keeps the blank lines below it as written, not two
     return first
 
 
