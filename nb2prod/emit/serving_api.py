@@ -8,13 +8,13 @@ function's docstring, and the literal arguments of its calls in the notebook as 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 
 from nb2prod.emit import Target
 from nb2prod.emit.text import docstring, join_sections, literal
 from nb2prod.errors import one_line
 from nb2prod.lift.serving import LiteralCall, Serving, ServingFunction
+from nb2prod.literals import as_json
 from nb2prod.naming import NameAllocator
 
 BATCH_LIMIT = 1000  # the default number of cases one batch request may carry
@@ -172,23 +172,7 @@ def _examples(calls: Sequence[LiteralCall]) -> dict[str, dict[str, object]]:
 
 def json_example(value: object) -> object | None:
     """A literal as the JSON a client sends for it, or None when JSON cannot hold it."""
-    try:
-        shown: object = json.loads(json.dumps(_plain(value), allow_nan=False))
-    except (TypeError, ValueError):
-        return None
-    return shown
-
-
-def _plain(value: object) -> object:
-    if isinstance(value, set | frozenset):
-        return [_plain(item) for item in sorted(value, key=repr)]
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        if not all(isinstance(key, str) for key in value):
-            raise TypeError("a JSON object's keys are text")
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+    return as_json(value)
 
 
 HELPERS = '''

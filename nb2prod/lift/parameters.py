@@ -7,7 +7,6 @@ a place on disk; the module, the command line and the web API all take both from
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -21,7 +20,7 @@ from nb2prod.analysis.facts import immutable
 from nb2prod.analysis.flow import analyse_statement
 from nb2prod.analysis.selection import CodeCell
 from nb2prod.lift.statements import Imports, Place, Statement, StepCells
-from nb2prod.literals import literal_value
+from nb2prod.literals import as_json, literal_value
 from nb2prod.naming import BUILTINS
 
 _EMPTY = cst.Module([])
@@ -139,12 +138,7 @@ class Parameter:
     def json_default(self) -> object:
         """The default as a JSON value (tuples and sets as arrays, sets sorted so that output
         is byte-identical), or None when it is computed or JSON cannot hold it."""
-        if not self.literal:
-            return None
-        try:
-            return json.loads(json.dumps(_plain(self.value), allow_nan=False))
-        except (TypeError, ValueError):
-            return None
+        return as_json(self.value) if self.literal else None
 
     @cached_property
     def json_exact(self) -> bool:
@@ -159,17 +153,6 @@ class Parameter:
 
 
 _ITEM_TYPES = {kind.__name__: kind for kind in _SCALARS}
-
-
-def _plain(value: object) -> object:
-    """Tuples as lists, sets as sorted lists."""
-    if isinstance(value, set | frozenset):
-        return [_plain(item) for item in sorted(value, key=repr)]
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
 
 
 def _json_exact(value: object) -> bool:
