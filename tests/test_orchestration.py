@@ -159,6 +159,22 @@ TASKS = [
         ],
         id="a change that no later step reads is not handed on",
     ),
+    pytest.param(
+        [
+            "md: ## Load",
+            "deploy: orders = [{'amount': 1}, {'amount': 2}]",
+            "md: ## Scale",
+            "deploy: for o in orders:\n    o['amount'] *= 2",
+            "md: ## Total",
+            "deploy: sum(o['amount'] for o in orders)",
+        ],
+        [
+            ("load", (), (), ()),
+            ("scale", ("orders",), (("orders", "load"),), ()),
+            ("total", (), (("orders", "scale"),), ()),
+        ],
+        id="a change through a loop variable changes what it loops over",
+    ),
 ]
 
 

@@ -195,6 +195,8 @@ class _Walker:
         self.deferred_globals: set[str] = set()  # read in nested bodies that declare them global
         self.mutates: set[str] = set()
         self.may_mutate: set[str] = set()
+        # name -> names whose objects it may share parts of (`for o in orders`, `row = rows[0]`)
+        self.aliases: dict[str, set[str]] = {}
         self.passes: set[str] = set()
         self.star_imports: dict[str, None] = {}
         self.declared_global: set[str] = set()
@@ -249,8 +251,19 @@ class _Walker:
         self.state.unbound.add(name)
 
     def changes(self, names: Iterable[str], *, known: bool) -> None:
-        """Names whose objects the run changes in place (`known`) or may change."""
+        """Names whose objects the run changes in place (`known`) or may change. A change
+        through an alias (`o["x"] = 1` in `for o in orders`) may change what it aliases."""
+        names = set(names)
         (self.mutates if known else self.may_mutate).update(names)
+        for name in names:
+            self.may_mutate.update(self.aliases.get(name, ()))
+
+    def alias(self, target: cst.BaseExpression, sources: set[str]) -> None:
+        """The names `target` binds may share parts of the objects of `sources`, and of what
+        those alias in turn."""
+        shared = sources.union(*(self.aliases.get(name, ()) for name in sources))
+        for name in _target_names(target):
+            self.aliases[name] = shared - {name}
 
     # --- statements --------------------------------------------------------------------
 
@@ -280,8 +293,11 @@ class _Walker:
                 self.lambda_(node.value, frozenset(), called=False)
             else:
                 self.expr(node.value)
+            root = _root_name(node.value)
             for target in node.targets:
                 self.target(target.target)
+                if root is not None:  # `row = rows[0]`: row is part of rows
+                    self.alias(target.target, {root})
         elif isinstance(node, cst.AugAssign):
             self.expr(node.value)
             if isinstance(node.target, cst.Name):
@@ -347,6 +363,7 @@ class _Walker:
             self.expr(node.iter)
             self.awaits |= node.asynchronous is not None and self.scope != "function"
             self.target(node.target)
+            self.alias(node.target, _object_names(node.iter))  # `for o in orders.values()`
         else:
             self.expr(node.test)
         self.block(node.body)
@@ -670,6 +687,16 @@ def _target_names(node: cst.BaseExpression) -> set[str]:
     if isinstance(node, cst.StarredElement):
         return _target_names(node.value)
     return set()
+
+
+def _object_names(node: cst.CSTNode) -> set[str]:
+    """The names an expression reads as objects (not attribute names), whose parts its value
+    may be: `orders` and `enumerate` in `enumerate(orders)`."""
+    if isinstance(node, cst.Name):
+        return {node.value}
+    if isinstance(node, cst.Attribute):
+        return _object_names(node.value)
+    return set().union(*(_object_names(child) for child in node.children))
 
 
 def _root_name(node: cst.BaseExpression) -> str | None:
