@@ -619,6 +619,14 @@ FAITHFUL = [
         id="eval of a literal and globals() with literal keys",
     ),
     pytest.param(
+        [
+            "parameters: x = 2",
+            "deploy: y = eval(\"globals()['x'] + 1\")\nz = eval(\"eval('x')\")",
+            "deploy: (y, z)",
+        ],
+        id="eval of a literal that holds dynamic forms in turn",
+    ),
+    pytest.param(
         ["deploy: def eval(expression):\n    return expression * 2", "deploy: eval(21)"],
         id="a notebook's own eval is an ordinary function",
     ),

@@ -229,8 +229,10 @@ class _Finder(cst.CSTVisitor):
             for arg in node.args[1:]:
                 arg.visit(self)
             return False
-        if _eval_literal(node, self.builtins) is not None:
+        expression = _eval_literal(node, self.builtins)
+        if expression is not None:
             self.rewrites = True
+            expression.visit(self)  # what it evaluates may hold dynamic forms in turn
             return False
         if not isinstance(func, cst.Name) or func.value not in self.builtins:
             return True
@@ -307,7 +309,9 @@ class _Rewriter(cst.CSTTransformer):
     def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
         expression = _eval_literal(original, self.builtins)
         if expression is not None:
-            return _bracketed(expression)
+            rewritten = expression.visit(self)
+            assert isinstance(rewritten, cst.BaseExpression)
+            return _bracketed(rewritten)
         if _default_of(original, self.builtins, self.bound, top=self.depth == 0):
             return _bracketed(updated.args[1].value) if len(updated.args) == 2 else cst.Name("None")
         return updated
