@@ -64,6 +64,12 @@ CELLS = [
     ),
     pytest.param("n = 3\nn = n * 2", [("n", "3")], ["# cell 1\nn = n * 2"], id="from itself"),
     pytest.param(
+        "n = 1\nm = n\nn = 2",
+        [("n", "1"), ("m", "n")],
+        ["# cell 1\nn = 2"],
+        id="assigned again after a default read it",
+    ),
+    pytest.param(
         "a = 0\na, b = 1, a", [("a", "0")], ["# cell 1\na, b = 1, a"], id="a swap-like line"
     ),
     pytest.param(

@@ -246,12 +246,18 @@ class _Reading:
         if pairs is None:
             return None
         targets = {name for name, _ in pairs}
+        read: set[str] = set()
         for name, value in pairs:
             reads = set(analyse_statement(cst.SimpleStatementLine([cst.Expr(value)])).names_read)
             # computed from what the other statements changed, from itself or from another
-            # target of the same line, or bound again after code read it: it runs in order
+            # target of the same line, or bound again after code or a default read it: it
+            # runs in order
             if reads & (self.changed | targets) or name in self.changed | self.read_since:
                 return None
+            read |= reads
+        # a default computed from a parameter (`m = n`) takes its value now: binding that
+        # parameter again later (`n = 2`) runs in order, after it
+        self.read_since |= read & set(self.found)
         return [_parameter(name, value, cell, self.found) for name, value in pairs]
 
 
