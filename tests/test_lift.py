@@ -692,6 +692,11 @@ WARNINGS = [
         [(1, "`scale` reads `missing`, which no cell binds: calling it raises NameError")],
         id="a lambda bound to a name is made, not called",
     ),
+    pytest.param(
+        ["deploy: def f():\n    return eval('q')", "deploy: 1"],
+        [(1, "`f` reads `q`, which no cell binds: calling it raises NameError")],
+        id="a name read through eval of a literal names its function",
+    ),
 ]
 
 

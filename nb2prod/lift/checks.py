@@ -70,9 +70,11 @@ def _never_bound(name: str, statements: Sequence[Statement], selection: Selectio
     cell = next(c for c in selection.cells if c.index == reader.cell)
     node, line = _top_level(cell, reader.place.position)
     found = function_reading(node, name) if node is not None else None
-    function = reader.piece.lambda_name or (found[0] if found is not None else "a function")
     if found is not None and line is not None and node is not None:
         line += line_within(node, found[1])
+    elif found is None:  # the name is in what the lift made of it (`eval("q")` became `q`)
+        found = function_reading(reader.node, name)
+    function = reader.piece.lambda_name or (found[0] if found is not None else "a function")
     return warning(
         f"`{function}` reads `{name}`, which no cell binds: calling it raises NameError, in "
         "the notebook as in the pipeline",
