@@ -1246,6 +1246,21 @@ def load_trained(
     return values, manifest
 
 
+def count_setting(name: str, default: int) -> int:
+    """A positive whole number from the environment variable `name`, else `default`;
+    ValueError naming the variable and what it holds otherwise."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"${name} must be a positive whole number, not {text!r}")
+    return value
+
+
 def call_by_name(function: Callable[..., _T], arguments: Mapping[str, object]) -> _T:
     """Call `function` with a JSON object's fields as its arguments, by name.
 

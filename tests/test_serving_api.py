@@ -257,6 +257,28 @@ def test_unusable_artifacts_stop_the_start_in_one_line(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("limit", ["1k", "0", "-5"])
+def test_a_bad_batch_limit_stops_the_start_in_one_line(
+    listings: tuple[Path, Path], limit: str
+) -> None:
+    project, artifacts = listings
+    env = {**os.environ, "PYTHONPATH": str(project), "NB2PROD_ARTIFACTS": str(artifacts)}
+    started = subprocess.run(
+        [sys.executable, "-c", "import listings_deploy.api"],
+        cwd=project,
+        env={**env, "NB2PROD_BATCH_LIMIT": limit},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode == 1
+    assert started.stderr.strip() == (
+        "listings_deploy.api: cannot start: $NB2PROD_BATCH_LIMIT must be a positive whole "
+        f"number, not {limit!r}"
+    )
+
+
+@pytest.mark.slow
 def test_the_demo_starts_the_api_asks_once_and_stops_it(listings: tuple[Path, Path]) -> None:
     """examples/serve_once.py, the last step of `make demo`."""
     project, artifacts = listings

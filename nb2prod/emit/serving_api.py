@@ -25,6 +25,7 @@ RUNTIME_NAMES = (
     "call_by_name",
     "cases_of",
     "component_schemas",
+    "count_setting",
     "load_trained",
     "request_model",
 )
@@ -83,7 +84,10 @@ def _start(serving: Serving, target: Target) -> str:
 # The folder train() saved the artifacts in (`python -m {target.package} train`).
 ARTIFACTS_DIR = os.environ.get("NB2PROD_ARTIFACTS", "artifacts")
 # The most cases one POST /<function>/batch may carry; a larger batch answers 413.
-BATCH_LIMIT = int(os.environ.get("NB2PROD_BATCH_LIMIT", "{BATCH_LIMIT}"))
+try:
+    BATCH_LIMIT = count_setting("NB2PROD_BATCH_LIMIT", {BATCH_LIMIT})
+except ValueError as exc:
+    raise SystemExit(f"{target.package}.api: cannot start: {{exc}}") from None
 
 
 def _start(folder: str) -> tuple[Any, dict[str, Any]]:
