@@ -83,6 +83,15 @@ def test_sections_format_like_the_whole_file_on_benchmark_notebooks(
             id="a comment a blank line above the next statement's comments",
         ),
         pytest.param(
+            "# fmt: off\ndef f(a,b):\n    return [1,2,\n            3]\n\ndef g( x ):\n"
+            "    return   x\n# fmt: on\ny  =  1\n",
+            id="code black leaves as written, across sections",
+        ),
+        pytest.param(
+            "def f(a,b):  # fmt: skip\n    return a\ny  =  [1,2]  # fmt: skip\n",
+            id="a line black leaves as written",
+        ),
+        pytest.param(
             "import os\n\n\n# cell 2\n# more\n@decorate\ndef f():\n    pass\nz = [1,\n2]\n",
             id="decorators and the comments right above go with their def",
         ),

@@ -138,6 +138,11 @@ def style_key() -> str:
 _CHUNK_START = re.compile(r"\n\n\n(?=(?:async )?def )")
 
 
+# black's directives to leave code as written (`# fmt: off` ... `# fmt: on`, `# fmt: skip`,
+# `# yapf: disable`): a text holding one is formatted whole, as black would see it.
+_AS_WRITTEN = re.compile(r"#\s*(?:fmt:\s*(?:off|skip)|yapf:\s*disable)")
+
+
 def chunks(source: str) -> list[str]:
     """`source` cut, without parsing it, where a def starts a line after two blank lines, as
     the steps and run() of a generated module do; a small module stays whole.
@@ -145,7 +150,7 @@ def chunks(source: str) -> list[str]:
     Every chunk that parses on its own ends outside any string or bracket, so the next one
     starts a statement: when all of them parse, the chunks' sections are the module's.
     """
-    if source.count("\n") < SECTION_MIN_LINES:
+    if source.count("\n") < SECTION_MIN_LINES or _AS_WRITTEN.search(source):
         return [source]
     cuts = [0, *(match.start() + 3 for match in _CHUNK_START.finditer(source)), len(source)]
     return [source[a:b] for a, b in itertools.pairwise(cuts)]
@@ -198,6 +203,8 @@ def split_sections(source: str) -> list[str] | None:
 
 
 def _cut(source: str, body: Sequence[ast.stmt]) -> list[str]:
+    if _AS_WRITTEN.search(source):
+        return [source]
     lines = source.splitlines(keepends=True)
     cuts = [0]
     for previous, statement in itertools.pairwise(body):
