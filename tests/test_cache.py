@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -147,6 +148,30 @@ def test_a_changed_notebook_is_not_served_from_the_cache(tmp_path: Path) -> None
     assert result.status is Status.WRITTEN
     pipeline = tmp_path / "out" / "cached_deploy" / "cached_deploy" / "pipeline.py"
     assert "max(rows)" in pipeline.read_text()
+
+
+def test_a_newly_installed_distribution_is_not_hidden_by_the_cache(tmp_path: Path) -> None:
+    """A module outside nb2prod's table is named by what is installed: installing the
+    distribution that provides it changes the generated pyproject, cached or not."""
+    notebook = write_notebook(tmp_path / "zz_deploy.ipynb", ["deploy: import zzfoo\nx = 1"])
+    site = tmp_path / "site"
+    site.mkdir()
+
+    def built() -> str:
+        command = [sys.executable, "-m", "nb2prod", "build", str(notebook), "-q"]
+        command += ["--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache")]
+        env = {**os.environ, "PYTHONPATH": str(site)}
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0, done.stderr
+        return (tmp_path / "out" / "zz_deploy" / "pyproject.toml").read_text()
+
+    assert '"zzfoo",' in built()
+    info = site / "zzfoo_dist-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zzfoo-dist\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text("zzfoo\n")
+    (info / "RECORD").write_text("zzfoo/__init__.py,,\n")
+    assert '"zzfoo-dist",' in built()
 
 
 def test_cli_cache_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

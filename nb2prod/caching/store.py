@@ -165,17 +165,39 @@ def _digest(*parts: str) -> str:
 
 @functools.cache
 def code_version() -> str:
-    """nb2prod's version, a digest of its own source, and the versions of Python and libcst,
-    so that an upgrade, an edited checkout or another virtualenv sharing the cache folder never
-    reuses what other code produced (what parses, and how, depends on all of them)."""
-    from importlib.metadata import version
+    """nb2prod's version, a digest of its own source, and the versions of Python and of the
+    libraries that read, parse and format (libcst, black, nbformat, jupytext), so that an
+    upgrade, an edited checkout or another virtualenv sharing the cache folder never reuses
+    what other code produced."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    digest = hashlib.sha256(f"{sys.version}\nlibcst {version('libcst')}\n".encode())
+    versions = [sys.version]
+    for library in ("libcst", "black", "nbformat", "jupytext"):
+        try:
+            versions.append(f"{library} {version(library)}")
+        except PackageNotFoundError:
+            versions.append(f"{library} none")
+    digest = hashlib.sha256("\n".join(versions).encode())
     package = Path(__file__).parents[1]  # all of nb2prod, not only this folder
     for source in sorted(package.rglob("*.py")):
         digest.update(source.relative_to(package).as_posix().encode())
         digest.update(source.read_bytes())
     return __version__ + ":" + digest.hexdigest()
+
+
+@functools.cache
+def installed() -> str:
+    """A digest of the distributions installed where this runs (their metadata folders' names,
+    which carry their versions): the dependencies a generated pyproject lists for modules
+    outside nb2prod's own table are looked up among them."""
+    names: list[str] = []
+    for entry in sys.path:
+        try:
+            with os.scandir(entry or ".") as found:
+                names += [e.name for e in found if e.name.endswith((".dist-info", ".egg-info"))]
+        except OSError:  # a zip file, or a folder that is not there
+            continue
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
 
 
 def default_folder() -> Path:
