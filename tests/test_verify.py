@@ -65,6 +65,27 @@ def test_numpy_and_pandas_results_are_equal_with_overrides(
     ]
 
 
+def test_verify_leaves_the_build_cache_as_the_build_left_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """verify builds from the notebook it read, without the cache: the user's next build of
+    the unchanged notebook is still answered whole from the cache, running no stage."""
+    import nb2prod.build
+
+    monkeypatch.setenv("NB2PROD_CACHE_DIR", str(tmp_path / "cache"))
+    write_notebook(tmp_path / "nb_deploy.ipynb", ["deploy: x = 2", "deploy: x * 3"])
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["build", "nb_deploy.ipynb", "-q"]).exit_code == 0
+    code, out, _ = verify(tmp_path, monkeypatch, "nb_deploy.ipynb")
+    assert code == 0, out
+
+    def no_stage(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the stages ran: the build's cache entry was replaced")
+
+    monkeypatch.setattr(nb2prod.build, "render_package", no_stage)
+    assert runner.invoke(app, ["build", "nb_deploy.ipynb", "-q"]).exit_code == 0
+
+
 def test_a_real_difference_is_a_mismatch_with_a_diff(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -118,7 +118,7 @@ def _verify(
     """Run and compare, adding the verdicts to `report`; whether every comparison agreed."""
     subject = _subject(path, config, warnings)
     _check_overrides(subject)
-    project = _build(path, config, tmp)
+    project = _build(subject, config, tmp)
     cells = _deploy_cells(subject)
     notebook_value = _run_in_kernel(subject, config, cells, tmp / "cells")
     # run() stands for every cell the kernel ran, each allowed --timeout seconds there
@@ -170,15 +170,19 @@ def _check_overrides(subject: _Subject) -> None:
             )
 
 
-def _build(path: Path, config: VerifyOptions, tmp: Path) -> Path:
-    """Generate the package into `tmp` with the build's own pipeline; its project folder."""
-    from nb2prod.build import generate
+def _build(subject: _Subject, config: VerifyOptions, tmp: Path) -> Path:
+    """Generate the package into `tmp` with the build's own pipeline, from the notebook
+    already read, and without the build cache (whose entry for the notebook is the user's
+    build's, under another output folder); its project folder."""
+    from nb2prod.build import package_target, render_package
 
-    files, dest = generate(path, BuildOptions(out=tmp / "build", marks=config.marks), [])
+    options = BuildOptions(out=tmp / "build", marks=config.marks)
+    target, dest = package_target(subject.path, options)
+    files = render_package(subject.notebook, target, [], marks=config.marks)
     for rel, text in files.items():
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        file = dest / rel
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
     return dest
 
 
