@@ -595,7 +595,8 @@ def save_artifacts(
 
     Everything is written to a sibling folder, synced and swapped in, so a failure leaves the
     previous folder as it was. `fields` (notebook path, versions, parameters) go into the
-    manifest as JSON; `distributions` are recorded with their installed versions (null if none).
+    manifest as JSON; `distributions`, and those the files' formats need to load (joblib,
+    numpy), are recorded with their installed versions (null if none).
     """
     target = Path(folder)
     _check_replaceable(target)
@@ -608,6 +609,7 @@ def save_artifacts(
         target.parent.mkdir(parents=True, exist_ok=True)
         staging.mkdir()
         artifacts = _save_all(staging, values)
+        needed = _with_serializers(distributions, artifacts)
         manifest = {
             "format": FORMAT,
             "package": package,
@@ -615,7 +617,7 @@ def save_artifacts(
             **{key: json_value(item) for key, item in (fields or {}).items()},
             "created": _now(),
             "python": ".".join(str(part) for part in sys.version_info[:3]),
-            "distributions": {name: _installed(name) for name in distributions},
+            "distributions": {name: _installed(name) for name in needed},
             "artifacts": {name: entry.to_json() for name, entry in artifacts.items()},
         }
         text = json.dumps(manifest, indent=2) + "\n"
@@ -629,6 +631,21 @@ def save_artifacts(
     finally:
         _discard(staging)
     return manifest
+
+
+# The distribution each serializer needs to load a file again (JSON needs none).
+_SERIALIZER_DISTRIBUTIONS = {
+    "npy": "numpy",
+    "joblib": "joblib",
+    "cloudpickle": "cloudpickle",
+}
+
+
+def _with_serializers(names: Iterable[str], saved: Mapping[str, Artifact]) -> list[str]:
+    """`names`, then the distributions the saved files' formats need, each once: a server with
+    another joblib than at training is warned about too."""
+    used = [_SERIALIZER_DISTRIBUTIONS.get(entry.serializer) for entry in saved.values()]
+    return list(dict.fromkeys([*names, *(name for name in used if name is not None)]))
 
 
 def _now() -> str:

@@ -375,9 +375,11 @@ def test_manifest_fields(tmp_path: Path) -> None:
     assert manifest["notebook"] == "notebooks/churn_deploy.ipynb"
     assert manifest["python"] == ".".join(map(str, sys.version_info[:3]))
     assert datetime.datetime.fromisoformat(manifest["created"]).tzinfo is not None
+    # numpy and joblib: the arrays' and the models' files need them to load
     assert manifest["distributions"] == {
         "numpy": importlib.metadata.version("numpy"),
         "no-such-distribution": None,
+        "joblib": importlib.metadata.version("joblib"),
     }
     assert {n: e["serializer"] for n, e in manifest["artifacts"].items()} == {
         "model": "joblib",

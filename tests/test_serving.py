@@ -142,7 +142,7 @@ def test_the_manifest_records_where_the_artifacts_come_from(listings: tuple[Path
         "threshold": 0.5,
     }
     assert manifest["cells"] == {"model": "cell 18", "threshold": "parameter"}
-    assert set(manifest["distributions"]) == {"pandas", "scikit-learn"}
+    assert set(manifest["distributions"]) == {"pandas", "scikit-learn", "joblib"}  # model.joblib
     assert manifest["python"].count(".") == 2
     model = manifest["artifacts"]["model"]
     assert model["type"] == "sklearn.pipeline.Pipeline"
