@@ -448,6 +448,53 @@ def test_the_generated_tests_run_every_step_through_a_store(tmp_path: Path) -> N
     )
 
 
+TASK = """
+import json, sys
+from {package} import runtime, steps
+name, store, run_id, handed = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+print(json.dumps(steps.PIPELINE.run_task(name, runtime.Store(store), run_id, handed, {{}})))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["orders_on_airflow", "listings_deploy"])
+def test_each_task_in_a_process_of_its_own_gives_run_s_result(case: str, tmp_path: Path) -> None:
+    """As an orchestrator's workers run them: one process per step, values only through the
+    store and the URLs each task hands on; the result is what `python -m PACKAGE` prints."""
+    notebook = ROOT / "examples" / f"{case}.ipynb" if case == "listings_deploy" else ORDERS
+    assert build(notebook.relative_to(ROOT), tmp_path, name=case, airflow=True).ok
+    project = tmp_path / case
+    env = {**os.environ, "PYTHONPATH": str(project)}
+
+    def python(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, *args],
+            cwd=notebook.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    specs = json.loads(
+        python(
+            "-c",
+            f"import json; from {case} import steps; "
+            "print(json.dumps([[s.name, list(s.upstream)] for s in steps.STEPS]))",
+        )
+    )
+    store, handed = str(tmp_path / "store"), {}
+    for name, upstream in specs:
+        given = json.dumps({step: handed[step] for step in upstream})
+        task = python("-c", TASK.format(package=case), name, store, "run-1", given)
+        handed[name] = json.loads(task.strip().splitlines()[-1])
+    result = (tmp_path / "store" / "run-1" / "result.json").read_text()
+    command = ["-m", case, "run"] if case == "listings_deploy" else ["-m", case]  # serve cells
+    assert json.loads(result) == json.loads(python(*command))
+
+
 def test_the_generated_tests_fail_when_an_in_place_change_is_not_handed_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
