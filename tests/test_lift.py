@@ -363,6 +363,19 @@ def test_lines_that_only_show_a_value_are_dropped(cells: list[str], body: str) -
     assert lines == [*body.split("\n"), "done = True"]
 
 
+def test_a_copy_of_a_copy_says_once_why_it_is_there() -> None:
+    plan = plan_of(
+        "md: ## One",
+        "deploy: k = 1\n\n\ndef f():\n    return k\n\n\na = f()",
+        "md: ## Two",
+        "deploy: k = 2\nb = f()",
+        "md: ## Three",
+        "deploy: k = 3\nc = f()",
+    )
+    for code in step_code(plan)[1:]:
+        assert code.count("# defined again here: it reads `k`") == 1, code
+
+
 def test_the_result_is_never_dropped() -> None:
     plan = plan_of("deploy: x = 1\nx.real", "deploy: x.real")
     assert [line.strip() for line in step_code(plan)[0].splitlines()[2:]] == [

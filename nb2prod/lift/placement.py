@@ -230,9 +230,15 @@ def _again(definition: Statement, target: int, rebound: Sequence[str]) -> Statem
         comment=cst.Comment(f"# defined again here: it reads {names}, bound again in this step")
     )
     assert isinstance(node, cst.FunctionDef | cst.SimpleStatementLine)
-    copy = node.with_changes(leading_lines=[*node.leading_lines, note])
+    # a copy of a copy says why once: the note it carries goes
+    kept = [line for line in node.leading_lines if not _is_again_note(line)]
+    copy = node.with_changes(leading_lines=[*kept, note])
     place = definition.place._replace(copy=target + 1)
     return Statement(place, definition.piece, made=copy)
+
+
+def _is_again_note(line: cst.EmptyLine) -> bool:
+    return line.comment is not None and line.comment.value.startswith("# defined again here:")
 
 
 def _next_action(groups: Sequence[StepCells], state: Set[str]) -> _Action | None:
