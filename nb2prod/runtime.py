@@ -1256,7 +1256,12 @@ def load_trained(
             f"{where}: holds {', '.join(held) or 'nothing'}, but this package's serving "
             f"functions read {', '.join(wanted) or 'nothing'}; train again"
         )
-    values = load_artifacts(folder, package=package, notebook_hash=notebook_hash)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ArtifactVersionWarning)
+        values = load_artifacts(folder, package=package, notebook_hash=notebook_hash)
+    # attributed to the caller of load_trained (load(), the command line), not to this module
+    for warning in caught:
+        warnings.warn(warning.message, warning.category, stacklevel=2)
     changed = read_manifest(folder)["artifacts"] != manifest["artifacts"]
     if changed or sorted(values) != wanted:
         raise ArtifactError(f"{where}: changed while it was being loaded; load again")

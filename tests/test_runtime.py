@@ -625,6 +625,18 @@ def test_a_different_distribution_version_is_a_warning(traced: Path) -> None:
     assert values["config"] == {"a": 1}
 
 
+def test_a_version_warning_through_load_trained_names_its_caller(traced: Path) -> None:
+    """load(), the command line and the API load through load_trained: the warning points at
+    their call, not into the runtime."""
+    from nb2prod.runtime import load_trained
+
+    edit_manifest(traced, distributions={"numpy": "0.0.1"})
+    names = read_manifest(traced)["artifacts"]
+    with pytest.warns(ArtifactVersionWarning) as caught:
+        load_trained(traced, package="churn_deploy", notebook_hash=NOTEBOOK_HASH, names=names)
+    assert [w.filename for w in caught] == [__file__]
+
+
 # --- the store -------------------------------------------------------------------------------
 
 
