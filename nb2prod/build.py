@@ -133,13 +133,13 @@ def _memory(path: Path, target: Target, run: RunOptions) -> tuple[Memo, Outcomes
 
 
 def _build_key(options: BuildOptions, target: Target, data: bytes) -> str:
-    """The key of everything a build's files depend on: nb2prod's code and libraries (in
-    `key`), the options, what they resolve to (names, paths, lower bounds), the distributions
-    installed (dependency names are looked up among them) and the notebook's bytes."""
-    from nb2prod.caching.store import installed, key
+    """The key of everything a build's files depend on: nb2prod's code and the distributions
+    installed (in `key`; dependency names are looked up among them), the options, what they
+    resolve to (names, paths, lower bounds) and the notebook's bytes."""
+    from nb2prod.caching.store import key
 
     digest = hashlib.sha256(data).hexdigest()
-    return key("build", options.cache_key(), repr(target), installed(), digest)
+    return key("build", options.cache_key(), repr(target), digest)
 
 
 @contextmanager

@@ -131,8 +131,9 @@ def _pieces(source: str) -> list[str]:
 
 
 def style_key() -> str:
-    """What the formatting of a text depends on besides the text: black's version and mode."""
-    return f"black {_black_version()} line-length {LINE_LENGTH}"
+    """What the formatting of a text depends on besides the text and black's version (which
+    every cache key holds): black's mode."""
+    return f"black line-length {LINE_LENGTH}"
 
 
 _CHUNK_START = re.compile(r"\n\n\n(?=(?:async )?def )")
@@ -297,13 +298,6 @@ def _cores() -> int:
 def _warm() -> None:
     gc.disable()  # the worker is short-lived and black makes few cycles: collecting only costs
     _black_module()
-
-
-@functools.cache
-def _black_version() -> str:
-    from importlib.metadata import version
-
-    return version("black")
 
 
 def format_batch(texts: Sequence[str], worker: Worker | None = None) -> list[str]:
