@@ -28,9 +28,11 @@ if TYPE_CHECKING:
     from nb2prod.emit import Target
     from nb2prod.notebook.cells import MarkedCell
     from nb2prod.notebook.reader import Notebook
+    from nb2prod.output.formatting import Worker
 
 
-WORKER_MIN_CELLS = 100  # measured: below this, starting a second process early does not pay
+# measured: below this, a second process started once the notebook is parsed does not pay
+WORKER_MIN_CELLS = 100
 
 
 class Status(Enum):
@@ -97,6 +99,7 @@ def generate(
     """
     from nb2prod.caching.memo import Outcome
     from nb2prod.notebook.reader import parse_file, read_bytes
+    from nb2prod.output.formatting import Worker, starts_at_once
 
     run = run or RunOptions()
     target, dest = package_target(path, options)
@@ -107,12 +110,15 @@ def generate(
     if known is not None:
         warnings.extend(known.warnings)
         return known.files, dest
-    notebook = parse_file(data, path.suffix)
     found: list[Diagnostic] = []
-    try:
-        files = render_package(notebook, target, found, memo, options.marks)
-    except NotebookError as exc:
-        raise NotebookError.of(notebook.placed(exc.diagnostic)) from None
+    # The stages run: a second process starts now and loads black while this one reads,
+    # checks and analyses the notebook; then it formats what the stages emit.
+    with Worker(enabled=starts_at_once()) as worker:
+        notebook = parse_file(data, path.suffix)
+        try:
+            files = render_package(notebook, target, found, memo, options.marks, worker)
+        except NotebookError as exc:
+            raise NotebookError.of(notebook.placed(exc.diagnostic)) from None
     found = [notebook.placed(note) for note in found]
     warnings.extend(found)
     memo.save()
@@ -202,11 +208,13 @@ def render_package(
     warnings: list[Diagnostic],
     memo: Memo | None = None,
     marks: Sequence[str] = DIALECTS,
+    worker: Worker | None = None,
 ) -> dict[str, str]:
     """Select, lift, emit, format and add the headers: the files of the package.
 
     With `memo`, each stage's units of work (cells, steps, formatted chunks) are answered from
-    earlier builds where they are unchanged; `marks` are the dialects of marks read.
+    earlier builds where they are unchanged; `marks` are the dialects of marks read; `worker`
+    is the second process that formats, when the caller started one before reading.
     """
     from nb2prod.analysis.facts import Found
     from nb2prod.analysis.selection import examine_cells, select
@@ -221,9 +229,9 @@ def render_package(
     warnings.extend(notebook.warnings)
     examine = memo.wrap("cell", examine_cells, digest=_cell_digest, kind=Found)
     steps = memo.wrap("step", step_codes, digest=lambda step: step.identity(), kind=str)
-    # A notebook of some size gets a second process now, which loads black while this one
-    # analyses; a small one is formatted here.
-    workers = Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS)
+    # Without one, a notebook of some size gets a second process now, which loads black while
+    # this one analyses; a small one is formatted here.
+    workers = worker or Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS)
     with workers as worker, _collector_paused() as resume_collector:
         selection = select(notebook, examine, marks)
         plan = lift(selection)

@@ -337,6 +337,12 @@ def _halves(texts: Sequence[str]) -> tuple[list[int], list[int]]:
     return list(range(len(texts))), []
 
 
+def starts_at_once() -> bool:
+    """Whether a worker started now forks (see `_context`): one started afresh imports nb2prod
+    again, which costs a small notebook's build more than the worker saves it."""
+    return _context().get_start_method() == "fork"
+
+
 def _context() -> BaseContext:
     """fork on Linux when this is the only thread: the worker starts at once, without importing
     nb2prod again. With other threads running (builds in parallel), a forked child could inherit
