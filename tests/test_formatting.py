@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
+import tomllib
 from pathlib import Path
 
 import black
@@ -19,7 +22,8 @@ from nb2prod.lift import lift
 from nb2prod.notebook.reader import read_notebook
 from nb2prod.output import formatting
 
-from conftest import FIXTURES, ROOT, MemoryCache
+from conftest import FIXTURES, ROOT, MemoryCache, build
+from notebooks import write_notebook
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from generate import write
@@ -29,8 +33,17 @@ GOLDEN = sorted(
 )
 
 
+def _package_mode() -> black.Mode:
+    """black's mode where it runs in a generated package: the Python versions it infers from the
+    package's `requires-python`."""
+    pyproject = (FIXTURES / "plain_pipeline" / "expected" / "pyproject.toml").read_text()
+    versions = black.files.infer_target_version(tomllib.loads(pyproject))
+    assert versions, "the generated pyproject names the Python versions it runs on"
+    return black.Mode(line_length=formatting.LINE_LENGTH, target_versions=set(versions))
+
+
 def _whole(source: str) -> str:
-    return black.format_str(source, mode=black.Mode(line_length=formatting.LINE_LENGTH))
+    return black.format_str(source, mode=_package_mode())
 
 
 def _sections(source: str) -> str:
@@ -263,3 +276,24 @@ def test_formatting_twice_changes_nothing_on_benchmark_notebooks(
 ) -> None:
     for rel, source in _generated(write(tmp_path, cells)).items():
         assert _stable(formatting.format_python(source)), rel
+
+
+def test_black_run_in_the_generated_package_changes_nothing(tmp_path: Path) -> None:
+    """black, run with the package's own pyproject, formats for the versions it declares: a
+    with-statement of several managers gets parentheses and a split `**kwargs` a comma."""
+    cells = [
+        "deploy: def scaled(frame, column_name_to_scale, scale_factor=1.0, shift_by=0.0, "
+        "**keyword_arguments_for_it):\n"
+        "    return frame",
+        "deploy: with open('first_file_with_a_long_name.txt') as first, open('second_file_with_a_"
+        "longer_name.txt') as second:\n    text = first.read() + second.read()",
+    ]
+    notebook = write_notebook(tmp_path / "managers_deploy.ipynb", cells)
+    assert build(notebook, tmp_path / "out").messages == ()
+    package = tmp_path / "out" / "managers_deploy"
+    command = [sys.executable, "-m", "black", "--check", "--config", "pyproject.toml", "."]
+    env = {**os.environ, "BLACK_CACHE_DIR": str(tmp_path / "black-cache")}
+    checked = subprocess.run(command, cwd=package, capture_output=True, text=True, env=env)
+    assert checked.returncode == 0, checked.stderr
+    pipeline = (package / "managers_deploy" / "pipeline.py").read_text()
+    assert "**keyword_arguments_for_it,\n" in pipeline and "with (\n" in pipeline

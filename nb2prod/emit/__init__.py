@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 StepCodes = Callable[[Sequence["Step"]], Sequence[str | None]]
 
+# The oldest Python a generated package runs on: its pyproject's `requires-python`, from which
+# black, run in the package, takes the versions it formats for; nb2prod formats for them too.
+REQUIRES_PYTHON = (3, 10)
+
 
 @dataclass(frozen=True)
 class Target:

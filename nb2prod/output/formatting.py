@@ -21,8 +21,9 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from nb2prod.emit import REQUIRES_PYTHON
 from nb2prod.emit.text import join_sections
 from nb2prod.errors import NotebookError
 
@@ -133,7 +134,8 @@ def _pieces(source: str) -> list[str]:
 def style_key() -> str:
     """What the formatting of a text depends on besides the text and black's version (which
     every cache key holds): black's mode."""
-    return f"black line-length {LINE_LENGTH}"
+    oldest = ".".join(map(str, REQUIRES_PYTHON))
+    return f"black line-length {LINE_LENGTH} python {oldest} on"
 
 
 _CHUNK_START = re.compile(r"\n\n\n(?=(?:async )?def )")
@@ -164,6 +166,17 @@ def _black_module() -> ModuleType:
     return black
 
 
+@functools.cache
+def _mode(black: ModuleType) -> Any:
+    """black's mode for generated code: the line length, and the Python versions the package
+    declares. Black run in the package infers those from its `requires-python`; left to guess
+    from the code, it keeps `with a() as x, b(...) as y:` and `f(a, **kwargs)` where black for
+    Python 3.10 on uses parentheses and a trailing comma, and `black --check` there failed."""
+    oldest = black.TargetVersion[f"PY{REQUIRES_PYTHON[0]}{REQUIRES_PYTHON[1]}"]
+    versions = {version for version in black.TargetVersion if version.value >= oldest.value}
+    return black.Mode(line_length=LINE_LENGTH, target_versions=versions)
+
+
 def _black(source: str) -> str:
     """What black.format_str gives with nb2prod's mode; black's parse errors become ValueError.
 
@@ -178,7 +191,7 @@ def _black(source: str) -> str:
     notebooks that the result is format_str's, and that formatting it again changes nothing.
     """
     black = _black_module()
-    mode = black.Mode(line_length=LINE_LENGTH)
+    mode = _mode(black)
     once = getattr(black, "_format_str_once", None)
     try:
         if once is None:  # a black without the single pass: take the whole of format_str
