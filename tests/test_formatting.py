@@ -321,3 +321,13 @@ def test_a_build_of_its_own_keeps_nothing_for_later(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(formatting, "_FORMATTED", {})
     formatting.formatted_chunks(["def f(a,b):\n  return [a,b]\n"])
     assert formatting._FORMATTED == {}
+
+
+def test_the_second_process_collects_black_s_cycles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the collector off, the cycles of black's trees stayed: 350 MB for 20,000 lines."""
+    import gc
+
+    monkeypatch.setattr(formatting, "_cores", lambda: 2)
+    with formatting.Worker() as worker:
+        assert worker.pool is not None
+        assert worker.pool.submit(gc.isenabled).result()
