@@ -11,8 +11,9 @@ that a busy machine slows them alike (medians; ratios are the figures to read):
   the output is black-formatted); then the same build again with the cache kept, into an
   empty output folder, as a CI run that restores nb2prod's cache does;
 - synthetic notebooks of both generators (`generate.py`, about 5 lines a cell, and
-  `generate_long.py`, 15 to 40) at 50, 200 and 2000 code cells: cold builds against both peers,
-  peak memory, and the rebuild after one cell changed;
+  `generate_long.py`, 15 to 40) at 50, 200 and 2000 code cells: cold builds against both peers
+  and against black alone on the code nb2prod hands it, peak memory, and the rebuild after one
+  cell changed;
 - `nb2prod --help` against the `--help` of a bare two-command typer app.
 
 The corpus notebooks are copied with every code cell tagged `deploy`, as `corpus.py run` does.
@@ -41,7 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -272,24 +273,43 @@ def _folder_commands(
 
 def synthetic_table(scratch: Path, sizes: Sequence[int], rounds: int) -> None:
     print(
-        "| generator | code cells | nb2prod cold | nbconvert | jupytext | / nbconvert "
-        "| / jupytext | rebuild, one cell changed | rebuild / cold | peak MB nb2prod |"
+        "| generator | code cells | nb2prod cold | nbconvert | jupytext | black alone "
+        "| / nbconvert | / jupytext | black alone / nbconvert | rebuild, one cell changed "
+        "| rebuild / cold | peak MB nb2prod |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for module, label in ((generate, "generate.py"), (generate_long, "generate_long.py")):
         for size in sizes:
             notebook = module.write(scratch / "synthetic", size)
-            cold = alternate(cold_runs(notebook, scratch, None), rounds)
+            runs = {**cold_runs(notebook, scratch, None), "black": black_alone(notebook, scratch)}
+            cold = alternate(runs, rounds)
             rebuild = rebuild_runs(notebook, scratch / f"rebuild-{label}-{size}", rounds, None)
             ours = cold["nb2prod"]
             nbconvert, jupytext = cold["nbconvert"].median, cold["jupytext"].median
+            black = cold["black"].median
             print(
                 f"| {label} | {size} | {ours.median:.2f} s | {nbconvert:.2f} s "
-                f"| {jupytext:.2f} s | {ours.median / nbconvert:.2f}x "
-                f"| {ours.median / jupytext:.2f}x | {rebuild.median:.2f} s "
-                f"| {rebuild.median / ours.median:.2f} | {ours.memory:.0f} |",
+                f"| {jupytext:.2f} s | {black:.2f} s | {ours.median / nbconvert:.2f}x "
+                f"| {ours.median / jupytext:.2f}x | {black / nbconvert:.2f}x "
+                f"| {rebuild.median:.2f} s | {rebuild.median / ours.median:.2f} "
+                f"| {ours.memory:.0f} |",
                 flush=True,
             )
+
+
+def black_alone(notebook: Path, scratch: Path) -> Callable[[], list[str]]:
+    """`black --fast` on a fresh copy of the unformatted code nb2prod hands black for
+    `notebook` (one worker; a new folder, so black's cache knows none of it): the floor of a
+    build while its output is black-formatted."""
+    raw = scratch / f"raw-{notebook.stem}"
+    raw_sources([notebook], raw)
+
+    def command() -> list[str]:
+        copy = Path(tempfile.mkdtemp(dir=scratch)) / "raw"
+        shutil.copytree(raw, copy)
+        return [str(BIN / "black"), "--fast", "--workers", "1", "-q", str(copy)]
+
+    return command
 
 
 def help_line(scratch: Path, rounds: int) -> None:
@@ -325,6 +345,7 @@ def main() -> None:
     )
     print()
     scratch = Path(tempfile.mkdtemp(prefix="nb2prod-speed-"))
+    os.environ["BLACK_CACHE_DIR"] = str(scratch / "black-cache")  # black alone's, thrown away
     try:
         needs_corpus = not {"real", "folder"} <= set(args.skip)
         choice = chosen(args.corpus, scratch, args.choose) if needs_corpus else {}
