@@ -117,6 +117,7 @@ def build(
         raise typer.BadParameter("--name needs exactly one notebook", param_hint="--name")
     if name is not None and not _is_identifier(name):
         raise typer.BadParameter(f"{name!r} is not a Python identifier", param_hint="--name")
+    _check_usage(out, lower_bounds)
     root = _project(ctx).root
     options = BuildOptions(
         out=out,
@@ -141,6 +142,24 @@ def build(
     code = _run_builds(found, options, run, summarise=many)
     _finished.append(code)
     raise typer.Exit(code)
+
+
+def _check_usage(out: Path, lower_bounds: str | None) -> None:
+    """Refuse, once and before any notebook, options that no build could use: exit 2."""
+    from nb2prod.errors import NotebookError
+    from nb2prod.output.writer import check_destination
+    from nb2prod.versions import INSTALLED
+    from nb2prod.versions import lower_bounds as read_bounds
+
+    try:
+        check_destination(out)
+    except NotebookError as exc:
+        raise typer.BadParameter(exc.diagnostic.message, param_hint="--out") from None
+    if lower_bounds is not None and lower_bounds != INSTALLED:
+        try:
+            read_bounds(lower_bounds)
+        except NotebookError as exc:
+            raise typer.BadParameter(exc.diagnostic.message, param_hint="--lower-bounds") from None
 
 
 # The exit code of a build that ran to its end: main() ends the process at once after a success.

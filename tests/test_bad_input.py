@@ -280,16 +280,39 @@ def test_pipes_and_devices_are_never_opened(project: Path) -> None:
     assert_refused(project, "zero_deploy.ipynb", "is not a regular file (a pipe or a device)")
 
 
-def test_out_naming_a_file(project: Path) -> None:
+def _words(text: str) -> str:
+    """The words of a usage error, without the box typer draws around it."""
+    return " ".join(word for word in text.split() if word.strip("│╭╮╰╯─"))
+
+
+def test_out_naming_a_file_is_a_usage_error_said_once(project: Path) -> None:
     (project / "nb_deploy.ipynb").write_text(json.dumps(GOOD))
+    (project / "other_deploy.ipynb").write_text(json.dumps(GOOD))
     (project / "out.txt").write_text("keep me")
-    for extra in ([], ["--check"]):
-        code, _, err = invoke("build", "nb_deploy.ipynb", "--out", "out.txt", *extra)
-        assert code == 1
-        assert err.splitlines() == [
-            "nb_deploy.ipynb: out.txt is a file, not a folder; --out must name a folder"
-        ]
+    for extra in ([], ["--check"], ["other_deploy.ipynb"]):
+        for out in ("out.txt", "out.txt/sub"):
+            code, _, err = invoke("build", "nb_deploy.ipynb", "--out", out, *extra)
+            assert code == 2
+            assert _words(err).count("out.txt is a file, not a folder") == 1, err
+            assert "nb_deploy.ipynb" not in err and "Traceback" not in err
     assert (project / "out.txt").read_text() == "keep me"
+    assert sorted(p.name for p in project.iterdir()) == [
+        "nb_deploy.ipynb",
+        "other_deploy.ipynb",
+        "out.txt",
+    ]
+
+
+def test_an_unreadable_lower_bounds_file_is_a_usage_error_said_once(project: Path) -> None:
+    (project / "nb_deploy.ipynb").write_text(json.dumps(GOOD))
+    (project / "other_deploy.ipynb").write_text(json.dumps(GOOD))
+    args = ["nb_deploy.ipynb", "other_deploy.ipynb", "--lower-bounds", "pins.txt"]
+    code, _, err = invoke("build", *args)
+    assert code == 2
+    assert _words(err).count("the lower-bounds file pins.txt cannot be read") == 1, err
+    assert not (project / "build").exists()
+    (project / "pins.txt").write_text("pandas==2.1.0\n")
+    assert invoke("build", *args)[0] == 0
 
 
 def test_a_broken_notebook_does_not_stop_the_others(project: Path) -> None:
