@@ -23,12 +23,26 @@ def build_all(
     """
     run = run or RunOptions()
     if run.jobs <= 1 or len(notebooks) <= 1:
-        results = []
-        for notebook in notebooks:
-            results.append(build_notebook(notebook, options, run))
-            on_result(results[-1])
-        return results
+        return _in_order(notebooks, options, run, on_result)
     return _in_processes(notebooks, options, run, on_result)
+
+
+def _in_order(
+    notebooks: Sequence[Path],
+    options: BuildOptions,
+    run: RunOptions,
+    on_result: Callable[[BuildResult], None],
+) -> list[BuildResult]:
+    """One build after another in this process, with one formatting process for all of them,
+    started at the first build the cache cannot answer (where it can fork: see `generate`)."""
+    from nb2prod.output.formatting import Worker, starts_at_once
+
+    results = []
+    with Worker(enabled=starts_at_once(), later=True) as worker:
+        for notebook in notebooks:
+            results.append(build_notebook(notebook, options, run, worker))
+            on_result(results[-1])
+    return results
 
 
 def _in_processes(
@@ -62,10 +76,12 @@ def _in_processes(
 
 def _one_per_core() -> None:
     """Set up a build process of the pool: it lives for the whole folder, so black, libcst and
-    nb2prod are imported once per process, and it formats its notebooks itself."""
+    nb2prod are imported once per process; it formats its notebooks itself, and a chunk once."""
+    from nb2prod.build import remember_formatting
     from nb2prod.output.formatting import share_cores
 
     share_cores()
+    remember_formatting()
 
 
 def clashes(notebooks: Sequence[Path], options: BuildOptions) -> list[str]:

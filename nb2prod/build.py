@@ -24,14 +24,15 @@ from nb2prod.options import BuildOptions, RunOptions
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from nb2prod.caching.memo import Memo, Outcomes
+    from nb2prod.caching.memo import Memo, Outcomes, Recent
     from nb2prod.emit import Target
     from nb2prod.notebook.cells import MarkedCell
     from nb2prod.notebook.reader import Notebook
     from nb2prod.output.formatting import Worker
 
 
-# measured: below this, a second process started once the notebook is parsed does not pay
+# Without a worker from the caller (the exporter, verify, a build in a Jupyter kernel), a
+# second process started once the notebook is parsed pays from this many cells (measured).
 WORKER_MIN_CELLS = 100
 
 
@@ -61,12 +62,19 @@ class BuildResult:
         return self.status in {Status.WRITTEN, Status.UNCHANGED, Status.UP_TO_DATE}
 
 
-def build_notebook(path: Path, options: BuildOptions, run: RunOptions | None = None) -> BuildResult:
-    """Build `path` as `options` say; never raises for a problem with the input or output."""
+def build_notebook(
+    path: Path,
+    options: BuildOptions,
+    run: RunOptions | None = None,
+    worker: Worker | None = None,
+) -> BuildResult:
+    """Build `path` as `options` say; never raises for a problem with the input or output.
+
+    `worker` is a formatting process the caller keeps for several builds (see `generate`)."""
     run = run or RunOptions()
     warnings: list[Diagnostic] = []
     try:
-        files, dest = generate(path, options, warnings, run)
+        files, dest = generate(path, options, warnings, run, worker)
         problems = render_all(path, [w for w in warnings if not w.note])
         result = _deliver(path, files, dest, run, problems)
         return replace(result, notes=render_all(path, [w for w in warnings if w.note]))
@@ -90,16 +98,22 @@ def _internal_error(exc: Exception) -> Diagnostic:
 
 
 def generate(
-    path: Path, options: BuildOptions, warnings: list[Diagnostic], run: RunOptions | None = None
+    path: Path,
+    options: BuildOptions,
+    warnings: list[Diagnostic],
+    run: RunOptions | None = None,
+    worker: Worker | None = None,
 ) -> tuple[dict[str, str], Path]:
     """The package's files with their headers, and the folder they belong in.
 
     An unchanged notebook built with the same options is answered from its last build's
     whole result; otherwise the stages run, each remembering its units of work between builds.
+    They then have a second process for their formatting, started now so that it loads black
+    while this one reads, checks and analyses the notebook: `worker`, the caller's, or one of
+    this build's own where it can fork.
     """
     from nb2prod.caching.memo import Outcome
     from nb2prod.notebook.reader import parse_file, read_bytes
-    from nb2prod.output.formatting import Worker, starts_at_once
 
     run = run or RunOptions()
     target, dest = package_target(path, options)
@@ -111,12 +125,10 @@ def generate(
         warnings.extend(known.warnings)
         return known.files, dest
     found: list[Diagnostic] = []
-    # The stages run: a second process starts now and loads black while this one reads,
-    # checks and analyses the notebook; then it formats what the stages emit.
-    with Worker(enabled=starts_at_once()) as worker:
+    with _formatting_process(worker) as started:
         notebook = parse_file(data, path.suffix)
         try:
-            files = render_package(notebook, target, found, memo, options.marks, worker)
+            files = render_package(notebook, target, found, memo, options.marks, started)
         except NotebookError as exc:
             raise NotebookError.of(notebook.placed(exc.diagnostic)) from None
     found = [notebook.placed(note) for note in found]
@@ -124,6 +136,21 @@ def generate(
     memo.save()
     outcomes.put(Outcome(build_key, files, tuple(found)))
     return files, dest
+
+
+@contextmanager
+def _formatting_process(given: Worker | None) -> Iterator[Worker | None]:
+    """`given`, started now if it was not, else a worker of this build's own where one starts
+    by fork (one started afresh imports nb2prod again: more than a small notebook saves);
+    None when there is no second process to be had."""
+    from nb2prod.output.formatting import Worker, starts_at_once
+
+    if given is not None:
+        given.start()
+        yield given if given.pool is not None else None
+        return
+    with Worker(enabled=starts_at_once()) as own:
+        yield own if own.pool is not None else None
 
 
 def _memory(path: Path, target: Target, run: RunOptions) -> tuple[Memo, Outcomes]:
@@ -139,13 +166,13 @@ def _memory(path: Path, target: Target, run: RunOptions) -> tuple[Memo, Outcomes
 
 
 def _build_key(options: BuildOptions, target: Target, data: bytes) -> str:
-    """The key of everything a build's files depend on: nb2prod's code and the distributions
-    installed (in `key`; dependency names are looked up among them), the options, what they
-    resolve to (names, paths, lower bounds) and the notebook's bytes."""
-    from nb2prod.caching.store import key
+    """The key of everything a build's files depend on: nb2prod's code and libraries (in
+    `key`), the options, what they resolve to (names, paths, lower bounds), the distributions
+    installed (dependency names are looked up among them) and the notebook's bytes."""
+    from nb2prod.caching.store import installed, key
 
     digest = hashlib.sha256(data).hexdigest()
-    return key("build", options.cache_key(), repr(target), digest)
+    return key("build", options.cache_key(), repr(target), installed(), digest)
 
 
 @contextmanager
@@ -222,17 +249,17 @@ def render_package(
     from nb2prod.emit import emit_package, shipped_files
     from nb2prod.emit.module import step_codes
     from nb2prod.lift import lift
-    from nb2prod.output.formatting import Worker, format_files, formatted_chunks, style_key
+    from nb2prod.output.formatting import format_files, formatted_chunks, style_key
     from nb2prod.output.writer import with_header
 
     memo = memo or Memo()
     warnings.extend(notebook.warnings)
     examine = memo.wrap("cell", examine_cells, digest=_cell_digest, kind=Found)
     steps = memo.wrap("step", step_codes, digest=lambda step: step.identity(), kind=str)
-    # Without one, a notebook of some size gets a second process now, which loads black while
-    # this one analyses; a small one is formatted here.
-    workers = worker or Worker(enabled=len(notebook.cells) >= WORKER_MIN_CELLS)
-    with workers as worker, _collector_paused() as resume_collector:
+    with (
+        _own_worker(worker, len(notebook.cells)) as worker,
+        _collector_paused() as resume_collector,
+    ):
         selection = select(notebook, examine, marks)
         plan = lift(selection)
         if target.airflow:
@@ -250,9 +277,37 @@ def render_package(
         def chunks(texts: Sequence[str]) -> list[str | None]:
             return formatted_chunks(texts, worker)
 
-        formatter = memo.wrap("chunk", chunks, digest=str, kind=str, options=style_key())
+        # In a folder build's process, what it formatted for earlier notebooks answers first.
+        remembered = _RECENT[0].wrap(chunks) if _RECENT else chunks
+        formatter = memo.wrap("chunk", remembered, digest=str, kind=str, options=style_key())
         files = {**format_files(emitted, format_chunks=formatter), **shipped_files(target)}
     return {rel: with_header(text, target.source) for rel, text in files.items()}
+
+
+@contextmanager
+def _own_worker(given: Worker | None, cells: int) -> Iterator[Worker | None]:
+    """`given` (its maker shuts it down); without one, a notebook of some size gets a second
+    process now, which loads black while this one analyses, and a small one is formatted here."""
+    from nb2prod.output.formatting import Worker
+
+    if given is not None:
+        yield given
+        return
+    with Worker(enabled=cells >= WORKER_MIN_CELLS) as own:
+        yield own if own.pool is not None else None
+
+
+_RECENT: list[Recent] = []  # set in a folder build's processes (`remember_formatting`)
+RECENT_BUDGET = 32_000_000  # characters of code, as written and formatted
+
+
+def remember_formatting() -> None:
+    """Make this process keep the chunks it formatted for the notebooks it builds next: one of
+    a folder build's, whose packages share most of their command line and tests."""
+    from nb2prod.caching.memo import Recent
+
+    if not _RECENT:
+        _RECENT.append(Recent(RECENT_BUDGET))
 
 
 def _cell_digest(cell: MarkedCell) -> str:

@@ -40,8 +40,10 @@ def is_terminal() -> bool:
 
 @contextmanager
 def reporting(total: int, *, quiet: bool, fancy: bool) -> Iterator[Report]:
-    """A report for `total` notebooks: quiet shows only problems; fancy draws a progress bar."""
-    if fancy and not quiet:
+    """A report for `total` notebooks: quiet shows only problems; fancy draws a progress bar,
+    for more than one notebook (its drawing thread would keep a build from forking its
+    formatting process, see `build.generate`)."""
+    if fancy and not quiet and total > 1:
         with _rich_report(total) as report:
             yield report
         return

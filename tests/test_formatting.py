@@ -299,30 +299,6 @@ def test_black_run_in_the_generated_package_changes_nothing(tmp_path: Path) -> N
     assert "**keyword_arguments_for_it,\n" in pipeline and "with (\n" in pipeline
 
 
-def test_a_folder_build_process_formats_a_chunk_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(formatting, "_SHARED", [True])
-    monkeypatch.setattr(formatting, "_FORMATTED", {})
-    monkeypatch.setattr(formatting, "FORMATTED_KEPT", 2)
-    chunks = [f"def h{i}(a,b):\n  return [a,b,{i}]\n" for i in range(3)]
-    first = formatting.formatted_chunks(chunks[:2])
-    assert first == [_whole(chunk) for chunk in chunks[:2]]
-    black_once, sections_of = formatting._black, formatting._sections_of
-    monkeypatch.setattr(formatting, "_black", lambda s: pytest.fail("black ran again"))
-    monkeypatch.setattr(formatting, "_sections_of", lambda s: pytest.fail("parsed again"))
-    again = formatting.formatted_chunks([chunks[1], chunks[0], chunks[1]])
-    assert again == [first[1], first[0], first[1]]
-    monkeypatch.setattr(formatting, "_black", black_once)
-    monkeypatch.setattr(formatting, "_sections_of", sections_of)
-    formatting.formatted_chunks(chunks[2:])
-    assert list(formatting._FORMATTED) == chunks[1:], "the oldest goes first beyond the bound"
-
-
-def test_a_build_of_its_own_keeps_nothing_for_later(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(formatting, "_FORMATTED", {})
-    formatting.formatted_chunks(["def f(a,b):\n  return [a,b]\n"])
-    assert formatting._FORMATTED == {}
-
-
 def test_the_second_process_collects_black_s_cycles(monkeypatch: pytest.MonkeyPatch) -> None:
     """With the collector off, the cycles of black's trees stayed: 350 MB for 20,000 lines."""
     import gc

@@ -1171,8 +1171,11 @@ def test_the_runtime_is_black_formatted_as_it_ships() -> None:
     """Generated packages are black-formatted; the runtime is shipped without formatting it."""
     import black
 
+    from nb2prod.output import formatting
+
     source = Path(runtime.__file__).read_text()
     assert black.format_str(source, mode=black.Mode()) == source
+    assert black.format_str(source, mode=formatting._mode(black)) == source
 
 
 def test_pipeline_null_stands_for_the_notebook_s_default_where_json_cannot_carry_it() -> None:

@@ -8,6 +8,7 @@ that stage and a digest of the input, on top of nb2prod's own version and code (
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -58,6 +59,50 @@ class Memo:
         """Keep this build's entries for the next build."""
         if self.pack is not None:
             self.pack.save()
+
+
+class Recent:
+    """Texts a unit of work turned into texts (a chunk of code into its formatted form), kept in
+    this process's memory for the builds it runs next.
+
+    A folder build's process builds many notebooks whose packages share most of their command
+    line and tests (37% of the lines black formatted for the speed benchmark's 100 corpus
+    notebooks), and each notebook's pack only knows its own. Beyond `budget` characters of
+    input and result, the least recently used go first.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.kept: OrderedDict[str, str] = OrderedDict()
+        self.size = 0
+
+    def wrap(
+        self, compute: Callable[[Sequence[str]], Sequence[str | None]]
+    ) -> Callable[[Sequence[str]], list[str | None]]:
+        """`compute`, answering what this process computed before and computing the rest in one
+        batch. A None result (nothing to keep) is not kept."""
+
+        def remembered(texts: Sequence[str]) -> list[str | None]:
+            done: dict[str, str | None] = {}
+            for text in texts:
+                if text in self.kept:
+                    self.kept.move_to_end(text)
+                    done[text] = self.kept[text]
+            missing = [text for text in dict.fromkeys(texts) if text not in done]
+            for text, result in zip(missing, compute(missing) if missing else [], strict=True):
+                done[text] = result
+                if result is not None:
+                    self._keep(text, result)
+            return [done[text] for text in texts]
+
+        return remembered
+
+    def _keep(self, text: str, result: str) -> None:
+        self.kept[text] = result
+        self.size += len(text) + len(result)
+        while self.size > self.budget and self.kept:
+            old, gone = self.kept.popitem(last=False)
+            self.size -= len(old) + len(gone)
 
 
 def _found(pack: Pack, stage: str, entry: str, kind: Any) -> Any:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -163,13 +164,18 @@ def _digest(*parts: str) -> str:
     return digest.hexdigest()
 
 
+# The libraries that read, parse and format: what every stage's result depends on.
+LIBRARIES = frozenset({"libcst", "black", "nbformat", "jupytext"})
+
+
 @functools.cache
 def code_version() -> str:
-    """nb2prod's version, a digest of its own source, the version of Python and the
-    distributions installed (libcst, black, nbformat and jupytext among them), so that an
+    """nb2prod's version, a digest of its own source, the version of Python and where the
+    libraries that read, parse and format are installed and at what versions, so that an
     upgrade, an edited checkout or another virtualenv sharing the cache folder never reuses
-    what other code produced."""
-    digest = hashlib.sha256(f"{sys.version}\n{installed()}".encode())
+    what other code produced. Other installs leave it alone: they would throw away every
+    notebook's cells, steps and chunks."""
+    digest = hashlib.sha256(f"{sys.version}\n{_metadata_folders(LIBRARIES)}".encode())
     package = Path(__file__).parents[1]  # all of nb2prod, not only this folder
     for source in sorted(package.rglob("*.py")):
         digest.update(source.relative_to(package).as_posix().encode())
@@ -184,14 +190,34 @@ def installed() -> str:
     generated pyproject lists for modules outside nb2prod's own table are looked up among.
     Listing the folders costs a millisecond; asking `importlib.metadata` for four versions
     cost 30 (its import, mostly)."""
-    names: list[str] = []
+    return hashlib.sha256(_metadata_folders().encode()).hexdigest()
+
+
+def _metadata_folders(only: frozenset[str] | None = None) -> str:
+    """Each `sys.path` entry, in order, with the names of the distributions' metadata folders
+    (and eggs) in it, which carry their versions; with `only`, of those distributions alone.
+    In path order, as imports find them: which copy of a library loads counts too."""
+    lines: list[str] = []
     for entry in sys.path:
         try:
             with os.scandir(entry or ".") as found:
-                names += [e.name for e in found if e.name.endswith((".dist-info", ".egg-info"))]
+                names = sorted(e.name for e in found if e.name.endswith(_METADATA))
         except OSError:  # a zip file, or a folder that is not there
-            continue
-    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
+            names = []
+        if only is not None:
+            names = [name for name in names if _distribution(name) in only]
+        lines.append(f"{entry}\t{' '.join(names)}")
+    if only is not None:  # an egg on the path is its own entry: `black-24.1-py3.11.egg`
+        lines += [entry for entry in sys.path if _distribution(os.path.basename(entry)) in only]
+    return "\n".join(lines)
+
+
+_METADATA = (".dist-info", ".egg-info", ".egg")
+
+
+def _distribution(folder: str) -> str:
+    """`black` for `black-24.1.0.dist-info`, `Black-24.1-py3.11.egg`: the name, normalised."""
+    return re.sub(r"[-_.]+", "-", folder.split("-", 1)[0]).lower()
 
 
 def default_folder() -> Path:

@@ -20,6 +20,11 @@ StepCodes = Callable[[Sequence["Step"]], Sequence[str | None]]
 REQUIRES_PYTHON = (3, 10)
 
 
+def oldest_python() -> str:
+    """`3.10`: REQUIRES_PYTHON as pyproject and black write it."""
+    return ".".join(map(str, REQUIRES_PYTHON))
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a plan goes: the package's name and where its notebook lives."""

@@ -6,7 +6,7 @@ run with other options can say so instead of listing the files they change.
 
 from __future__ import annotations
 
-from nb2prod.emit import REQUIRES_PYTHON, Target
+from nb2prod.emit import Target, oldest_python
 from nb2prod.emit.requirements import normalise, requirements
 from nb2prod.emit.text import toml_string
 from nb2prod.lift import Plan
@@ -42,7 +42,7 @@ build-backend = "setuptools.build_meta"
 name = {toml_string(target.distribution)}
 version = "0.1.0"
 description = {description}
-requires-python = ">={".".join(map(str, REQUIRES_PYTHON))}"
+requires-python = ">={oldest_python()}"
 dependencies = [
 {listed}]
 

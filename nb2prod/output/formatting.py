@@ -21,15 +21,17 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from nb2prod.emit import REQUIRES_PYTHON
+from nb2prod.emit import REQUIRES_PYTHON, oldest_python
 from nb2prod.emit.text import join_sections
 from nb2prod.errors import NotebookError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
     from multiprocessing.context import BaseContext
+
+    from black import Mode
 
 LINE_LENGTH = 88
 SECTION_MIN_LINES = 200  # below this, a module is one chunk (chunks are cut without parsing)
@@ -83,35 +85,15 @@ def formatted_chunks(texts: Sequence[str], worker: Worker | None = None) -> list
     """Each chunk black-formatted on its own; None for one that does not parse on its own.
 
     A chunk is cut into sections at its top-level definitions (black's cost grows faster than
-    the code), and the sections of all chunks are formatted in one batch. In a folder build's
-    process a chunk formatted for an earlier notebook is neither parsed nor formatted again.
+    the code), and the sections of all chunks are formatted in one batch.
     """
-    done: dict[str, str | None] = {text: _FORMATTED[text] for text in texts if text in _FORMATTED}
-    todo = [text for text in dict.fromkeys(texts) if text not in done]
-    cut = [_sections_of(text) for text in todo]
+    cut = [_sections_of(text) for text in texts]
     flat = [section for sections in cut if sections is not None for section in sections]
     formatted = iter(format_batch(flat, worker))
-    for text, sections in zip(todo, cut, strict=True):
-        if sections is None:
-            done[text] = None
-            continue
-        done[text] = joined = _joined([next(formatted) for _ in sections])
-        if _SHARED:
-            _remember(text, joined)
-    return [done[text] for text in texts]
-
-
-# The chunks a folder build's process formatted, for the notebooks it builds next: their
-# packages share most of the command line and the tests (37% of the lines black formats in
-# the speed benchmark's folder). The oldest go first beyond the bound.
-_FORMATTED: dict[str, str] = {}
-FORMATTED_KEPT = 20_000
-
-
-def _remember(text: str, formatted: str) -> None:
-    if len(_FORMATTED) >= FORMATTED_KEPT:
-        del _FORMATTED[next(iter(_FORMATTED))]
-    _FORMATTED[text] = formatted
+    return [
+        None if sections is None else _joined([next(formatted) for _ in sections])
+        for sections in cut
+    ]
 
 
 _PARSE_LOCK = threading.Lock()
@@ -154,8 +136,7 @@ def _pieces(source: str) -> list[str]:
 def style_key() -> str:
     """What the formatting of a text depends on besides the text and black's version (which
     every cache key holds): black's mode."""
-    oldest = ".".join(map(str, REQUIRES_PYTHON))
-    return f"black line-length {LINE_LENGTH} python {oldest} on"
+    return f"black line-length {LINE_LENGTH} python {oldest_python()} on"
 
 
 _CHUNK_START = re.compile(r"\n\n\n(?=(?:async )?def )")
@@ -187,14 +168,15 @@ def _black_module() -> ModuleType:
 
 
 @functools.cache
-def _mode(black: ModuleType) -> Any:
+def _mode(black: ModuleType) -> Mode:
     """black's mode for generated code: the line length, and the Python versions the package
     declares. Black run in the package infers those from its `requires-python`; left to guess
     from the code, it keeps `with a() as x, b(...) as y:` and `f(a, **kwargs)` where black for
     Python 3.10 on uses parentheses and a trailing comma, and `black --check` there failed."""
     oldest = black.TargetVersion[f"PY{REQUIRES_PYTHON[0]}{REQUIRES_PYTHON[1]}"]
     versions = {version for version in black.TargetVersion if version.value >= oldest.value}
-    return black.Mode(line_length=LINE_LENGTH, target_versions=versions)
+    mode: Mode = black.Mode(line_length=LINE_LENGTH, target_versions=versions)
+    return mode
 
 
 def _black(source: str) -> str:
@@ -284,15 +266,32 @@ def _decorators(statement: ast.stmt) -> list[ast.expr]:
 
 class Worker:
     """A second process that imports black while this one analyses the notebook, then takes
-    all of the formatting of a small package or half of a large one."""
+    all of the formatting of a small package or half of a large one.
 
-    def __init__(self, enabled: bool = True) -> None:
+    It starts at once, or with `later` at the first `start()`: a run of several builds keeps
+    one for all of them. Whoever makes it shuts it down (`with`); `pool` is None while it has
+    not started, and for good when it may not (one core, or no process to be had)."""
+
+    def __init__(self, enabled: bool = True, *, later: bool = False) -> None:
         self.pool: ProcessPoolExecutor | None = None
-        if enabled and _cores() >= 2:
-            from concurrent.futures import ProcessPoolExecutor
+        self.enabled = enabled and _cores() >= 2
+        if not later:
+            self.start()
 
-            self.pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
-            self.pool.submit(_warm)  # starts the process now, not at the first real task
+    def start(self) -> None:
+        """Start the process, unless it runs already or may not."""
+        if not self.enabled or self.pool is not None:
+            return
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
+        try:
+            pool.submit(_warm)  # starts the process now, not at the first real task
+        except OSError:  # no process to be had (a limit reached): this one formats
+            self.enabled = False
+            pool.shutdown(wait=True)
+            return
+        self.pool = pool
 
     def __enter__(self) -> Worker:
         return self
@@ -311,8 +310,7 @@ _SHARED: list[bool] = []  # set in a folder build's processes: they share the co
 
 
 def share_cores() -> None:
-    """Make this process one of a folder build's, one per core: it formats everything itself,
-    and keeps what it formatted for the next notebooks (`formatted_chunks`).
+    """Make this process one of a folder build's, one per core: it formats everything itself.
 
     A second process for its formatting would only compete with the other builds for the
     cores, and pay for starting and for handing texts both ways."""
@@ -346,12 +344,20 @@ def format_batch(texts: Sequence[str], worker: Worker | None = None) -> list[str
         return worker.pool.submit(black_each, texts).result()
     if total < PARALLEL_MIN_LINES or _cores() < 2:
         return black_each(texts)
-    with worker if worker is not None and worker.pool is not None else Worker() as helper:
-        assert helper.pool is not None
-        mine, theirs = _halves(texts)
-        future: Future[list[str]] = helper.pool.submit(black_each, [texts[i] for i in theirs])
-        done = dict(zip(mine, black_each([texts[i] for i in mine]), strict=True))
-        done.update(zip(theirs, future.result(), strict=True))
+    if worker is not None and worker.pool is not None:
+        return _in_halves(texts, worker.pool)  # the caller's worker: the caller shuts it down
+    with Worker() as helper:
+        if helper.pool is None:
+            return black_each(texts)
+        return _in_halves(texts, helper.pool)
+
+
+def _in_halves(texts: Sequence[str], pool: ProcessPoolExecutor) -> list[str]:
+    """Half of `texts` (by lines) formatted here, the other half in `pool` at the same time."""
+    mine, theirs = _halves(texts)
+    future: Future[list[str]] = pool.submit(black_each, [texts[i] for i in theirs])
+    done = dict(zip(mine, black_each([texts[i] for i in mine]), strict=True))
+    done.update(zip(theirs, future.result(), strict=True))
     return [done[i] for i in range(len(texts))]
 
 

@@ -218,6 +218,11 @@ def check_destination(dest: Path) -> None:
                     f"{path.as_posix()} is a broken link, not a folder; --out must name a folder"
                 ) from None
             continue
+        except OSError as exc:  # a loop of links, a name too long, a folder we may not enter
+            raise NotebookError(
+                f"{path.as_posix()} cannot be used as a folder ({exc.strerror}); "
+                "--out must name a folder"
+            ) from None
         if stat.S_ISDIR(mode):
             return
         raise NotebookError(f"{path.as_posix()} is a file, not a folder; --out must name a folder")
