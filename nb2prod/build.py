@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nb2prod.errors import Diagnostic, NotebookError, render_all
 from nb2prod.notebook.cells import DIALECTS
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from nb2prod.caching.memo import Memo, Outcomes, Recent
     from nb2prod.emit import Target
     from nb2prod.notebook.cells import MarkedCell
-    from nb2prod.notebook.reader import Notebook
+    from nb2prod.notebook.reader import Notebook, Validity
     from nb2prod.output.formatting import Worker
 
 
@@ -126,7 +126,7 @@ def generate(
         return known.files, dest
     found: list[Diagnostic] = []
     with _formatting_process(worker) as started:
-        notebook = parse_file(data, path.suffix)
+        notebook = parse_file(data, path.suffix, _checked_meanwhile(started))
         try:
             files = render_package(notebook, target, found, memo, options.marks, started)
         except NotebookError as exc:
@@ -151,6 +151,31 @@ def _formatting_process(given: Worker | None) -> Iterator[Worker | None]:
         return
     with Worker(enabled=starts_at_once()) as own:
         yield own if own.pool is not None else None
+
+
+def _checked_meanwhile(worker: Worker | None) -> Validity | None:
+    """With a second process, the notebook's schema check runs there (fastjsonschema compiles
+    nbformat's schema: about 45 ms) while this process imports the stages it runs next
+    (libcst: about 170 ms); without one, None: the check runs here."""
+    if worker is None or worker.pool is None:
+        return None
+    pool = worker.pool
+
+    def valid(raw: dict[str, Any]) -> bool:
+        from nb2prod.notebook.reader import valid_as_saved
+
+        try:
+            answer = pool.submit(valid_as_saved, raw)
+        except RuntimeError:  # the process was shut down: check here
+            return valid_as_saved(raw)
+        import nb2prod.analysis.facts  # noqa: F401  (libcst, which the stages need next)
+
+        try:
+            return answer.result()
+        except Exception:  # the process is gone (killed, out of memory): check here
+            return valid_as_saved(raw)
+
+    return valid
 
 
 def _memory(path: Path, target: Target, run: RunOptions) -> tuple[Memo, Outcomes]:

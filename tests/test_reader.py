@@ -191,9 +191,9 @@ def test_a_valid_notebook_is_read_without_importing_nbformat() -> None:
 @pytest.mark.parametrize(("node", "first"), REPAIRED)
 def test_what_fastjsonschema_refuses_nbformat_refuses(node: dict[str, Any], first: str) -> None:
     """The fast check is only a shortcut: every notebook the repair cases hold fails it."""
-    from nb2prod.notebook.reader import _valid_as_saved
+    from nb2prod.notebook.reader import valid_as_saved
 
-    assert not _valid_as_saved(copy.deepcopy(node))
+    assert not valid_as_saved(copy.deepcopy(node))
 
 
 def test_nbformat_3_heading_kept_as_lines() -> None:

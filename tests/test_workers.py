@@ -147,3 +147,45 @@ def test_only_the_libraries_that_parse_and_format_key_every_stage(
     finally:
         monkeypatch.undo()
         keys()
+
+
+def test_the_schema_check_in_the_second_process_answers_as_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import copy
+    import json
+
+    from nb2prod.notebook.reader import valid_as_saved
+
+    from notebooks import make_notebook
+
+    good = json.loads(json.dumps(make_notebook(CELLS)))
+    bad = copy.deepcopy(good)
+    bad["cells"][0]["outputs"] = "not a list"  # what the schema refuses and nb2prod reads not
+    monkeypatch.setattr(formatting, "_cores", lambda: 2)
+    with formatting.Worker() as worker:
+        valid = build._checked_meanwhile(worker)
+        assert valid is not None
+        assert (valid(good), valid(bad)) == (valid_as_saved(good), valid_as_saved(bad))
+        assert (valid(good), valid(bad)) == (True, False)
+    assert valid(good) and not valid(bad), "a process shut down: the check runs here"
+    assert build._checked_meanwhile(None) is None
+
+
+def test_a_notebook_to_repair_gets_its_warning_with_the_second_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from notebooks import make_notebook
+
+    node = json.loads(json.dumps(make_notebook(["md: # Sums", *CELLS])))
+    node["cells"][0]["outputs"] = []  # a markdown cell with outputs: Jupyter opens it
+    notebook = tmp_path / "sums_deploy.ipynb"
+    notebook.write_text(json.dumps(node))
+    monkeypatch.setattr(formatting, "_cores", lambda: 2)
+    monkeypatch.setattr(formatting, "starts_at_once", lambda: True)
+    run = RunOptions(cache=False)
+    result = build.build_notebook(notebook, BuildOptions(out=tmp_path / "out"), run)
+    assert result.status is build.Status.WRITTEN
+    assert any("does not follow the notebook format" in m for m in result.messages), result.messages

@@ -63,11 +63,17 @@ def read_notebook(path: Path) -> Notebook:
     return parse_file(read_bytes(path), path.suffix)
 
 
-def parse_file(data: bytes | str, suffix: str) -> Notebook:
-    """A notebook file's content by its suffix: a text notebook for `.py` and `.md`, else JSON."""
+# Whether a notebook's JSON follows its nbformat 4 schema as saved (`valid_as_saved`): the
+# build may ask another process, which compiles the schema while this one imports libcst.
+Validity = Callable[[dict[str, Any]], bool]
+
+
+def parse_file(data: bytes | str, suffix: str, valid: Validity | None = None) -> Notebook:
+    """A notebook file's content by its suffix: a text notebook for `.py` and `.md`, else JSON
+    (checked against its schema with `valid`, by default `valid_as_saved`)."""
     if is_text_suffix(suffix):
         return parse_text_notebook(data, suffix)
-    return parse_notebook(data)
+    return parse_notebook(data, valid)
 
 
 def read_bytes(path: Path) -> bytes:
@@ -85,13 +91,13 @@ def read_bytes(path: Path) -> bytes:
         raise NotebookError(f"cannot be read ({exc.strerror}); check its permissions") from None
 
 
-def parse_notebook(data: bytes | str) -> Notebook:
+def parse_notebook(data: bytes | str, valid: Validity | None = None) -> Notebook:
     """Parse notebook JSON text, upgrading nbformat 3, and validate it against its schema."""
     data = _decoded(data, "save the notebook from Jupyter again")
     raw = _json(data)
     if not isinstance(raw, dict) or "nbformat" not in raw:
         raise NotebookError("is JSON but not a notebook (no 'nbformat' key)")
-    node, repaired = _validated(raw)
+    node, repaired = _validated(raw, valid or valid_as_saved)
     cells = tuple(_cell(position, cell) for position, cell in enumerate(node["cells"], start=1))
     language = _python(_language(node.get("metadata", {})))
     kernel = _kernel(node.get("metadata", {}))
@@ -140,7 +146,9 @@ def _json(text: str) -> object:
         raise NotebookError(f"is JSON {what} to be a notebook; the file is damaged") from None
 
 
-def _validated(raw: dict[str, Any]) -> tuple[dict[str, Any], tuple[Diagnostic, ...]]:
+def _validated(
+    raw: dict[str, Any], valid: Validity
+) -> tuple[dict[str, Any], tuple[Diagnostic, ...]]:
     """Upgrade to nbformat 4 and validate: the notebook, and one warning if it had to be repaired.
 
     What Jupyter opens is read: schema problems in what nb2prod does not use (markdown cells
@@ -156,7 +164,7 @@ def _validated(raw: dict[str, Any]) -> tuple[dict[str, Any], tuple[Diagnostic, .
             f"uses nbformat {major}; nb2prod reads nbformat 3 and 4 (open and save it in Jupyter)"
         )
     check_structure(raw)
-    if _valid_as_saved(raw):
+    if valid(raw):
         return raw, ()
     with _IMPORT_LOCK:  # imported lazily; threads reading at once must not see it half-made
         import nbformat
@@ -182,7 +190,7 @@ def _validated(raw: dict[str, Any]) -> tuple[dict[str, Any], tuple[Diagnostic, .
     return result, _repair_warning(problems)
 
 
-def _valid_as_saved(raw: dict[str, Any]) -> bool:
+def valid_as_saved(raw: dict[str, Any]) -> bool:
     """Whether an nbformat 4 notebook follows its minor version's schema, with every cell id
     (where that version has them) given once: then nbformat has nothing to upgrade or repair.
 
