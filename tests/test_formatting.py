@@ -307,3 +307,4 @@ def test_the_second_process_collects_black_s_cycles(monkeypatch: pytest.MonkeyPa
     with formatting.Worker() as worker:
         assert worker.pool is not None
         assert worker.pool.submit(gc.isenabled).result()
+        assert worker.pool.submit(gc.get_freeze_count).result() > 0, "black's import is frozen"
