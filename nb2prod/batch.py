@@ -76,7 +76,7 @@ def _in_processes(
 
 def _one_per_core() -> None:
     """Set up a build process of the pool: it lives for the whole folder, so black, libcst and
-    nb2prod are imported once per process; it formats its notebooks itself, and a chunk once."""
+    nb2prod are imported once per process; it formats its notebooks itself, and a section once."""
     from nb2prod.build import remember_formatting
     from nb2prod.output.formatting import share_cores
 

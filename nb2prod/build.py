@@ -274,7 +274,7 @@ def render_package(
     from nb2prod.emit import emit_package, shipped_files
     from nb2prod.emit.module import step_codes
     from nb2prod.lift import lift
-    from nb2prod.output.formatting import format_files, formatted_chunks, style_key
+    from nb2prod.output.formatting import format_batch, format_files, formatted_chunks, style_key
     from nb2prod.output.writer import with_header
 
     memo = memo or Memo()
@@ -299,12 +299,17 @@ def render_package(
         emitted = emit_package(plan, target, steps)
         resume_collector()
 
-        def chunks(texts: Sequence[str]) -> list[str | None]:
-            return formatted_chunks(texts, worker)
+        def sections(texts: Sequence[str]) -> list[str]:
+            return format_batch(texts, worker)
 
-        # In a folder build's process, what it formatted for earlier notebooks answers first.
-        remembered = _RECENT[0].wrap(chunks) if _RECENT else chunks
-        formatter = memo.wrap("chunk", remembered, digest=str, kind=str, options=style_key())
+        # In a folder build's process, the sections it formatted for earlier notebooks (the
+        # command line's and the tests' helpers) answer first.
+        remembered = _RECENT[0].wrap(sections) if _RECENT else sections
+
+        def chunks(texts: Sequence[str]) -> list[str | None]:
+            return formatted_chunks(texts, worker, remembered)
+
+        formatter = memo.wrap("chunk", chunks, digest=str, kind=str, options=style_key())
         files = {**format_files(emitted, format_chunks=formatter), **shipped_files(target)}
     return {rel: with_header(text, target.source) for rel, text in files.items()}
 

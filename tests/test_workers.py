@@ -48,7 +48,7 @@ def test_recent_answers_what_it_computed_and_drops_the_least_recently_used() -> 
     assert "aa" not in recent.kept
 
 
-def test_a_folder_build_s_process_formats_a_chunk_once(
+def test_a_folder_build_s_process_formats_a_section_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(build, "_RECENT", [])

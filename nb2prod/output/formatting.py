@@ -41,6 +41,8 @@ PARALLEL_MIN_LINES = 600  # below this, starting a second process costs more tha
 
 
 ChunkFormatter = Callable[[Sequence[str]], Sequence["str | None"]]
+# Formats a batch of sections (each a top-level definition, or what lies between two).
+SectionFormatter = Callable[[Sequence[str]], Sequence[str]]
 
 
 def format_python(source: str) -> str:
@@ -81,15 +83,21 @@ def format_files(
     return result
 
 
-def formatted_chunks(texts: Sequence[str], worker: Worker | None = None) -> list[str | None]:
+def formatted_chunks(
+    texts: Sequence[str],
+    worker: Worker | None = None,
+    format_sections: SectionFormatter | None = None,
+) -> list[str | None]:
     """Each chunk black-formatted on its own; None for one that does not parse on its own.
 
     A chunk is cut into sections at its top-level definitions (black's cost grows faster than
-    the code), and the sections of all chunks are formatted in one batch.
+    the code), and the sections of all chunks are formatted in one batch: by
+    `format_sections`, by default `format_batch` with `worker`.
     """
     cut = [_sections_of(text) for text in texts]
     flat = [section for sections in cut if sections is not None for section in sections]
-    formatted = iter(format_batch(flat, worker))
+    formatter = format_sections or functools.partial(format_batch, worker=worker)
+    formatted = iter(formatter(flat))
     return [
         None if sections is None else _joined([next(formatted) for _ in sections])
         for sections in cut
