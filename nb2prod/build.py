@@ -7,6 +7,7 @@ result under the key of everything it depends on, and writes or checks the packa
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import os
@@ -125,8 +126,10 @@ def generate(
         warnings.extend(known.warnings)
         return known.files, dest
     found: list[Diagnostic] = []
-    with _formatting_process(worker) as started:
-        notebook = parse_file(data, path.suffix, _checked_meanwhile(started))
+    with _formatting_process(worker) as early:
+        notebook = parse_file(data, path.suffix, _checked_meanwhile(early))
+        early.start()  # a text notebook has no schema check: black loads from here on
+        started = early if early.pool is not None else None
         try:
             files = render_package(notebook, target, found, memo, options.marks, started)
         except NotebookError as exc:
@@ -139,34 +142,31 @@ def generate(
 
 
 @contextmanager
-def _formatting_process(given: Worker | None) -> Iterator[Worker | None]:
-    """`given`, started now if it was not, else a worker of this build's own where one starts
-    by fork (one started afresh imports nb2prod again: more than a small notebook saves);
-    None when there is no second process to be had."""
+def _formatting_process(given: Worker | None) -> Iterator[Worker]:
+    """`given`, else a worker of this build's own where one starts by fork (one started afresh
+    imports nb2prod again: more than a small notebook saves). It starts with the notebook's
+    schema check (`_checked_meanwhile`), or once the notebook is read."""
     from nb2prod.output.formatting import Worker, starts_at_once
 
     if given is not None:
-        given.start()
-        yield given if given.pool is not None else None
+        yield given
         return
-    with Worker(enabled=starts_at_once()) as own:
-        yield own if own.pool is not None else None
+    with Worker(enabled=starts_at_once(), later=True) as own:
+        yield own
 
 
-def _checked_meanwhile(worker: Worker | None) -> Validity | None:
-    """With a second process, the notebook's schema check runs there (fastjsonschema compiles
-    nbformat's schema: about 45 ms) while this process imports the stages it runs next
-    (libcst: about 170 ms); without one, None: the check runs here."""
-    if worker is None or worker.pool is None:
-        return None
-    pool = worker.pool
+def _checked_meanwhile(worker: Worker) -> Validity:
+    """The notebook's schema check, run in `worker` (started with it, before it imports black)
+    while this process imports the stages it runs next: fastjsonschema compiles nbformat's
+    schema (about 45 ms) there, libcst loads (about 170 ms) here. Here, without a process."""
+    from nb2prod.notebook.reader import valid_as_saved
 
     def valid(raw: dict[str, Any]) -> bool:
-        from nb2prod.notebook.reader import valid_as_saved
-
         try:
-            answer = pool.submit(valid_as_saved, raw)
-        except RuntimeError:  # the process was shut down: check here
+            answer = worker.first(functools.partial(valid_as_saved, raw))
+        except RuntimeError:  # the process was shut down
+            answer = None
+        if answer is None:
             return valid_as_saved(raw)
         import nb2prod.analysis.facts  # noqa: F401  (libcst, which the stages need next)
 

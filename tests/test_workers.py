@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -73,15 +75,16 @@ def test_one_formatting_process_serves_builds_in_order(
     monkeypatch.setattr(formatting, "_cores", lambda: 2)
     monkeypatch.setattr(formatting, "starts_at_once", lambda: True)
     pools: list[object] = []
-    start = formatting.Worker.start
+    first = formatting.Worker.first
 
-    def counted(self: formatting.Worker) -> None:
+    def counted(self: formatting.Worker, task: Any) -> Any:
         had = self.pool
-        start(self)
+        answer = first(self, task)
         if self.pool is not None and had is None:
             pools.append(self.pool)
+        return answer
 
-    monkeypatch.setattr(formatting.Worker, "start", counted)
+    monkeypatch.setattr(formatting.Worker, "first", counted)
     notebooks = [write_notebook(tmp_path / f"n{i}_deploy.ipynb", CELLS) for i in range(3)]
     results = batch.build_all(
         notebooks, BuildOptions(out=tmp_path / "out"), RunOptions(cache=False)
@@ -169,7 +172,20 @@ def test_the_schema_check_in_the_second_process_answers_as_here(
         assert (valid(good), valid(bad)) == (valid_as_saved(good), valid_as_saved(bad))
         assert (valid(good), valid(bad)) == (True, False)
     assert valid(good) and not valid(bad), "a process shut down: the check runs here"
-    assert build._checked_meanwhile(None) is None
+    here = build._checked_meanwhile(formatting.Worker(enabled=False))
+    assert here(good) and not here(bad), "no process: the check runs here"
+
+
+def test_the_schema_check_is_the_new_process_s_first_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Started by the check, the process runs it before importing black: the build waits for
+    the check, not for black."""
+    monkeypatch.setattr(formatting, "_cores", lambda: 2)
+    with formatting.Worker(later=True) as worker:
+        assert worker.pool is None
+        answer = worker.first(gc.get_freeze_count)
+        assert answer is not None and answer.result() == 0, "black's import is not done yet"
+        later = worker.first(gc.get_freeze_count)
+        assert later is not None and later.result() > 0, "now it is, and frozen"
 
 
 def test_a_notebook_to_repair_gets_its_warning_with_the_second_process(

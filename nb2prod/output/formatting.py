@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from nb2prod.emit import REQUIRES_PYTHON, oldest_python
 from nb2prod.emit.text import join_sections
@@ -41,6 +41,7 @@ PARALLEL_MIN_LINES = 600  # below this, starting a second process costs more tha
 
 
 ChunkFormatter = Callable[[Sequence[str]], Sequence["str | None"]]
+T = TypeVar("T")
 # Formats a batch of sections (each a top-level definition, or what lies between two).
 SectionFormatter = Callable[[Sequence[str]], Sequence[str]]
 
@@ -288,18 +289,27 @@ class Worker:
 
     def start(self) -> None:
         """Start the process, unless it runs already or may not."""
-        if not self.enabled or self.pool is not None:
-            return
+        self.first(None)
+
+    def first(self, task: Callable[[], T] | None) -> Future[T] | None:
+        """`task` run in the process, as its first task (before black's import) if it starts
+        now; None, and `task` not run, where there is no process."""
+        if self.pool is not None:
+            return None if task is None else self.pool.submit(task)
+        if not self.enabled:
+            return None
         from concurrent.futures import ProcessPoolExecutor
 
         pool = ProcessPoolExecutor(max_workers=1, mp_context=_context())
         try:
+            answer = None if task is None else pool.submit(task)
             pool.submit(_warm)  # starts the process now, not at the first real task
         except OSError:  # no process to be had (a limit reached): this one formats
             self.enabled = False
             pool.shutdown(wait=True)
-            return
+            return None
         self.pool = pool
+        return answer
 
     def __enter__(self) -> Worker:
         return self
