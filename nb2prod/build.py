@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nb2prod.errors import Diagnostic, NotebookError, render_all
-from nb2prod.notebook.cells import DIALECTS
+from nb2prod.notebook import DIALECTS
 from nb2prod.options import BuildOptions, RunOptions
 
 if TYPE_CHECKING:

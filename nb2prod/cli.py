@@ -176,7 +176,7 @@ def _project(ctx: typer.Context) -> Settings:
 
 def _dialects(marks: list[str] | None) -> tuple[str, ...]:
     """The mark dialects named, each once and in the known order; all of them when none is."""
-    from nb2prod.notebook.cells import DIALECTS
+    from nb2prod.notebook import DIALECTS
 
     if not marks:
         return DIALECTS

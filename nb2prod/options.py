@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nb2prod.notebook.cells import DIALECTS
+from nb2prod.notebook import DIALECTS
 
 # The metadata of an option that only the command line sets.
 COMMAND_LINE_ONLY = types.MappingProxyType({"in_file": False})

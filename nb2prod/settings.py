@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from nb2prod.lint import LintRules
-from nb2prod.notebook.cells import DIALECTS
+from nb2prod.notebook import DIALECTS
 from nb2prod.options import file_keys, path_keys
 
 PYPROJECT = "pyproject.toml"

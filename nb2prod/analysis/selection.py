@@ -11,7 +11,8 @@ import libcst as cst
 
 from nb2prod.analysis.facts import CellFacts, Found, Parsed, examine, parse
 from nb2prod.errors import Diagnostic, NotebookError
-from nb2prod.notebook.cells import DIALECTS, Heading, MarkedCell, MarkedNotebook, Role, mark
+from nb2prod.notebook import DIALECTS
+from nb2prod.notebook.cells import Heading, MarkedCell, MarkedNotebook, Role, mark
 from nb2prod.notebook.reader import Notebook
 
 

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 from nb2prod.errors import Diagnostic, NotebookError, warning
+from nb2prod.notebook import DIALECTS
 from nb2prod.notebook.magics import UNWRAP_CELL
 from nb2prod.notebook.reader import Cell, Notebook
-
-DIALECTS = ("nb2prod", "kale", "nbdev")
 
 
 class Role(Enum):
