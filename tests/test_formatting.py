@@ -308,3 +308,17 @@ def test_the_second_process_collects_black_s_cycles(monkeypatch: pytest.MonkeyPa
         assert worker.pool is not None
         assert worker.pool.submit(gc.isenabled).result()
         assert worker.pool.submit(gc.get_freeze_count).result() > 0, "black's import is frozen"
+
+
+def test_a_worker_with_black_loaded_takes_more_of_the_batch() -> None:
+    def lines(indexes: list[int]) -> int:
+        return sum(texts[i].count("\n") for i in indexes)
+
+    texts = ["x = 1\n" * 100] * 10  # 1000 lines
+    for ahead, mine in ((0, 500), (400, 300), (1000, 0)):
+        here, there = formatting._halves(texts, ahead)
+        assert sorted(here + there) == list(range(10))
+        assert (lines(here), lines(there)) == (mine, 1000 - mine)
+    texts = ["x = 1\n" * 600, *(["x = 1\n" * 50] * 8)]  # one section holds most of the module
+    here, there = formatting._halves(texts)
+    assert (lines(here), lines(there)) == (600, 400)
