@@ -109,9 +109,10 @@ def generate(
 
     An unchanged notebook built with the same options is answered from its last build's
     whole result; otherwise the stages run, each remembering its units of work between builds.
-    They then have a second process for their formatting, started now so that it loads black
-    while this one reads, checks and analyses the notebook: `worker`, the caller's, or one of
-    this build's own where it can fork.
+    They then have a second process for their formatting, started as the notebook is read so
+    that it checks the notebook's schema and loads black while this one imports libcst and
+    analyses the notebook: `worker`, the caller's, or one of this build's own where it can
+    fork.
     """
     from nb2prod.caching.memo import Outcome
     from nb2prod.notebook.reader import parse_file, read_bytes
@@ -332,8 +333,8 @@ RECENT_BUDGET = 32_000_000  # characters of code, as written and formatted
 
 
 def remember_formatting() -> None:
-    """Make this process keep the chunks it formatted for the notebooks it builds next: one of
-    a folder build's, whose packages share most of their command line and tests."""
+    """Make this process keep the sections it formatted for the notebooks it builds next: one
+    of a folder build's, whose packages share most of their command line's and tests' helpers."""
     from nb2prod.caching.memo import Recent
 
     if not _RECENT:
