@@ -281,8 +281,9 @@ class Worker:
     all of the formatting of a small package or half of a large one.
 
     It starts at once, or with `later` at the first `start()` or `first()`: a run of several
-    builds keeps one for all of them. Whoever makes it shuts it down (`with`); `pool` is None while it has
-    not started, and for good when it may not (one core, or no process to be had)."""
+    builds keeps one for all of them. Whoever makes it shuts it down (`with`); `pool` is None
+    while it has not started, and for good when it may not (one core, or no process to be
+    had)."""
 
     def __init__(self, enabled: bool = True, *, later: bool = False) -> None:
         self.pool: ProcessPoolExecutor | None = None
