@@ -100,14 +100,21 @@ def _text_options(plan: Plan) -> str:
     return "{" + ", ".join(entries) + "}"
 
 
+def traceback_option(name: str, flag: str) -> str:
+    """A command's `--traceback` flag, as a line of its parameters."""
+    return (
+        f"    {name}: bool = typer.Option(False, {literal(flag)}, "
+        'help="On a failure, show the whole traceback.", show_default=False),\n'
+    )
+
+
 def _command(plan: Plan) -> str:
     (output, output_flag), (trace, trace_flag) = own_options(plan.parameters)
     params = "".join(f"    {option(p)},\n" for p in plan.parameters)
     params += (
         f"    {output}: Optional[Path] = typer.Option(None, {literal(output_flag)}, "
         'metavar="FILE", help="Write the JSON result to FILE instead of stdout."),\n'
-        f"    {trace}: bool = typer.Option(False, {literal(trace_flag)}, "
-        'help="On a failure, show the whole traceback.", show_default=False),\n'
+        + traceback_option(trace, trace_flag)
     )
     given = ", ".join(f"{literal(p.name)}: {p.name}" for p in plan.parameters)
     doc = '"""Run the pipeline with the notebook\'s parameters, overridden by the options."""'

@@ -9,7 +9,7 @@ line number, after the results of the lines before it.
 
 from __future__ import annotations
 
-from nb2prod.emit.cli_app import option, own_options
+from nb2prod.emit.cli_app import option, own_options, traceback_option
 from nb2prod.emit.text import docstring, join_sections, literal
 from nb2prod.errors import one_line
 from nb2prod.lift import Plan
@@ -45,8 +45,7 @@ def _train_command(plan: Plan, name: str) -> str:
     params += (
         f'    {folder}: Path = typer.Option(Path("artifacts"), {literal(folder_flag)}, '
         'metavar="DIR", help="The folder to save the artifacts in; it is replaced whole."),\n'
-        f"    {trace}: bool = typer.Option(False, {literal(trace_flag)}, "
-        'help="On a failure, show the whole traceback.", show_default=False),\n'
+        + traceback_option(trace, trace_flag)
     )
     given = ", ".join(f"{literal(p.name)}: {p.name}" for p in plan.parameters)
     doc = docstring(
