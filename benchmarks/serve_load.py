@@ -24,7 +24,6 @@ import csv
 import importlib
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from api_load import free_port, wait_until_healthy  # the same servers' start, on 127.0.0.1
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "examples" / "listings_deploy.ipynb"
@@ -104,12 +107,6 @@ def build_and_train(out: Path) -> tuple[Path, Path]:
     return result.dest, artifacts
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def uvicorn_server(app: str, path: list[Path], artifacts: Path) -> Iterator[str]:
     """`uvicorn APP` on a free port of 127.0.0.1, serving `artifacts`; stopped on the way out."""
@@ -125,7 +122,7 @@ def uvicorn_server(app: str, path: list[Path], artifacts: Path) -> Iterator[str]
     _share_a_cpu(server.pid)
     try:
         url = f"http://{HOST}:{port}"
-        wait_until_healthy(url, server)
+        wait_until_healthy(url, server, limit=60)
         yield url
     finally:
         server.terminate()
@@ -142,20 +139,6 @@ def _share_a_cpu(pid: int) -> None:
     compares where they landed rather than the endpoints."""
     if hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) > 1:
         os.sched_setaffinity(pid, {max(os.sched_getaffinity(0))})
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen[bytes], limit: float = 60) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"uvicorn exited with status {server.returncode}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit(f"uvicorn did not answer on {url} within {limit:.0f} s")
 
 
 def direct(project: Path, artifacts: Path, cases: list[dict[str, Any]]) -> tuple[list[Any], Timing]:
