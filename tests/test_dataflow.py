@@ -293,7 +293,25 @@ MUTATIONS = [
     pytest.param("total += 1", set(), {"total"}, id="augmented assignment may mutate"),
     pytest.param("del cache[key]", {"cache"}, {"cache"}, id="del of an item"),
     pytest.param("def f():\n    rows.append(1)", set(), set(), id="not when a function is made"),
-    pytest.param("[r.append(0) for r in rows]", set(), set(), id="not a comprehension's own name"),
+    pytest.param(
+        "[r.append(0) for r in rows]", set(), {"rows"}, id="through a comprehension's own name"
+    ),
+    pytest.param(
+        "[m.fit(X, y) for m in models.values()]", set(), {"models"}, id="fitting what one loops on"
+    ),
+    pytest.param(
+        "[c.append(1) for row in table for c in row]", set(), {"table"}, id="a nested loop"
+    ),
+    pytest.param(
+        "[[c.append(1) for c in row] for row in table]",
+        set(),
+        {"table"},
+        id="nested comprehensions",
+    ),
+    pytest.param("[n + 1 for n in counts]", set(), set(), id="reading what one loops on"),
+    pytest.param(
+        "f = lambda rows: [r.append(0) for r in rows]", set(), set(), id="not a lambda's parameter"
+    ),
 ]
 
 

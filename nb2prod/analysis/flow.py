@@ -197,6 +197,9 @@ class _Walker:
         self.may_mutate: set[str] = set()
         # name -> names whose objects it may share parts of (`for o in orders`, `row = rows[0]`)
         self.aliases: dict[str, set[str]] = {}
+        # a comprehension's target -> the names whose parts it runs over (`o` in `... for o in
+        # orders`), while the comprehension is walked: a change to `o` may change `orders`
+        self.iterated: dict[str, set[str]] = {}
         self.passes: set[str] = set()
         self.star_imports: dict[str, None] = {}
         self.declared_global: set[str] = set()
@@ -578,6 +581,8 @@ class _Walker:
         effect = call_effect(node)
         self.changes(effect.mutates - shadow, known=True)
         self.changes(effect.may_mutate - shadow, known=False)
+        looped = (effect.mutates | effect.may_mutate) & self.iterated.keys()
+        self.changes(set().union(*(self.iterated[name] for name in looped)) - shadow, known=False)
 
     def callee(self, node: cst.BaseExpression) -> None:
         """A decorator: called with what it decorates."""
@@ -623,10 +628,14 @@ class _Walker:
         clause: cst.CompFor | None = node.for_in
         bound = set(shadow)
         first = True
+        outer = dict(self.iterated)
         while clause is not None:
             if not first:
                 self.expr(clause.iter, frozenset(bound), True)
             self.awaits |= clause.asynchronous is not None and self.scope != "function"
+            sources = self._iterated_over(clause.iter)
+            for name in _target_names(clause.target):
+                self.iterated[name] = sources
             bound.update(_target_names(clause.target))
             for condition in clause.ifs:
                 self.expr(condition.test, frozenset(bound), True)
@@ -638,6 +647,19 @@ class _Walker:
             self.expr(node.value, inner, True)
         else:
             self.expr(node.elt, inner, True)
+        self.iterated = outer
+
+    def _iterated_over(self, iterable: cst.BaseExpression) -> set[str]:
+        """The names whose parts a comprehension's loop over `iterable` may bind: its object
+        names, what they alias, and for an enclosing comprehension's target what that runs over
+        (`c` in `for row in table for c in row` is part of `table`)."""
+        found: set[str] = set()
+        for name in _object_names(iterable):
+            if name in self.iterated:
+                found |= self.iterated[name]
+            else:
+                found |= {name, *self.aliases.get(name, ())}
+        return found
 
     def take_in(self, inner: _Walker) -> None:
         """What a scope run now inside a class body reads and changes, past the class's names."""
