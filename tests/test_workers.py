@@ -147,6 +147,12 @@ def test_only_the_libraries_that_parse_and_format_key_every_stage(
         assert other[1] != before[1], "the whole result's key sees every install"
         (tmp_path / "black-99.0.dist-info").mkdir()
         assert keys()[0] != other[0], "a black found first on the path is another black"
+        (tmp_path / "black-99.0.dist-info").rmdir()
+        (tmp_path / "somebody_else-1.0.dist-info").rmdir()
+        elsewhere = tmp_path / "a project"
+        elsewhere.mkdir()
+        sys.path.insert(0, str(elsewhere))
+        assert keys() == before, "a folder on the path with no distribution changes no key"
     finally:
         monkeypatch.undo()
         keys()

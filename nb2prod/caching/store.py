@@ -194,9 +194,10 @@ def installed() -> str:
 
 
 def _metadata_folders(only: frozenset[str] | None = None) -> str:
-    """Each `sys.path` entry, in order, with the names of the distributions' metadata folders
-    (and eggs) in it, which carry their versions; with `only`, of those distributions alone.
-    In path order, as imports find them: which copy of a library loads counts too."""
+    """The `sys.path` entries holding distributions' metadata folders (and eggs), in order, each
+    with the folders' names, which carry their versions; with `only`, of those distributions
+    alone. In path order, as imports find them: which copy of a library loads counts too. An
+    entry holding none (the current folder, most of `PYTHONPATH`) leaves the text alone."""
     lines: list[str] = []
     for entry in sys.path:
         try:
@@ -206,7 +207,8 @@ def _metadata_folders(only: frozenset[str] | None = None) -> str:
             names = []
         if only is not None:
             names = [name for name in names if _distribution(name) in only]
-        lines.append(f"{entry}\t{' '.join(names)}")
+        if names:
+            lines.append(f"{entry}\t{' '.join(names)}")
     if only is not None:  # an egg on the path is its own entry: `black-24.1-py3.11.egg`
         lines += [entry for entry in sys.path if _distribution(os.path.basename(entry)) in only]
     return "\n".join(lines)
