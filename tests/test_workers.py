@@ -211,3 +211,20 @@ def test_a_notebook_to_repair_gets_its_warning_with_the_second_process(
     result = build.build_notebook(notebook, BuildOptions(out=tmp_path / "out"), run)
     assert result.status is build.Status.WRITTEN
     assert any("does not follow the notebook format" in m for m in result.messages), result.messages
+
+
+def test_builds_go_on_when_the_formatting_process_dies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    monkeypatch.setattr(formatting, "_cores", lambda: 2)
+    with formatting.Worker() as worker:
+        assert worker.pool is not None
+        os.kill(worker.pool.submit(os.getpid).result(), signal.SIGKILL)
+        notebook = write_notebook(tmp_path / "sums_deploy.ipynb", CELLS)
+        run = RunOptions(cache=False)
+        for out in ("a", "b"):
+            result = build.build_notebook(notebook, BuildOptions(out=tmp_path / out), run, worker)
+            assert result.status is build.Status.WRITTEN, result.messages
+        assert worker.pool is None and not worker.enabled

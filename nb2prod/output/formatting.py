@@ -315,6 +315,13 @@ class Worker:
         self.pool = pool
         return answer
 
+    def lose(self) -> None:
+        """The process died: nothing more goes to it, for this build or any later one."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = None
+        self.enabled = False
+
     def __enter__(self) -> Worker:
         return self
 
@@ -363,10 +370,16 @@ def format_batch(texts: Sequence[str], worker: Worker | None = None) -> list[str
     if not texts:
         return []
     if worker is not None and worker.pool is not None:  # the caller's: the caller shuts it down
+        from concurrent.futures import BrokenExecutor
+
         ahead = 0 if "black" in sys.modules else IMPORT_LINES  # it has black loaded, not this one
-        if total < PARALLEL_MIN_LINES:
-            return worker.pool.submit(black_each, texts).result()
-        return _in_halves(texts, worker.pool, ahead)
+        try:
+            if total < PARALLEL_MIN_LINES:
+                return worker.pool.submit(black_each, texts).result()
+            return _in_halves(texts, worker.pool, ahead)
+        except BrokenExecutor:  # the process died (killed, out of memory): format here instead
+            worker.lose()
+            return black_each(texts)
     if total < PARALLEL_MIN_LINES or _cores() < 2:
         return black_each(texts)
     with Worker() as helper:
