@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import libcst as cst
@@ -718,7 +718,3 @@ def _recorded(call: cst.Call, cell: CodeCell) -> str | None:
         return None
     tail = last.body[-1]
     return text if isinstance(tail, cst.Expr) and tail.value is call else None
-
-
-def artifact_names(serving: Serving | None) -> Iterable[str]:
-    return () if serving is None else (a.name for a in serving.artifacts)

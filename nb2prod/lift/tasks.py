@@ -36,10 +36,6 @@ class Task:
         returns = [name for name in self.step.returns if name not in self.unread]
         return (*returns, *(name for name in self.changes if name not in returns))
 
-    @property
-    def upstream(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys([*(step for _, step in self.sources), *self.after]))
-
 
 def tasks(steps: Sequence[Step]) -> tuple[Task, ...]:
     """The steps as tasks, in the notebook's order (each after the steps it waits for)."""
